@@ -1,0 +1,1 @@
+"""Private Numba kernels. Callers must validate inputs first (see ``gmmproxy.config``)."""

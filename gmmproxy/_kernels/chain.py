@@ -1,0 +1,317 @@
+"""Numba kernels of the single-agent-update Markov chain (spec Section 4).
+
+Private: ``gmmproxy.chain`` validates every input before calling in here.
+
+Weights are held as *log* weights. Near a pole the weight on the dominant
+component is ``1 - delta`` with ``delta`` as small as 1e-44 (sigma = 0.1,
+level 1), which float64 cannot tell apart from 1; its logarithm ``-delta`` and
+the logarithm of the minority weight ``log(delta)`` are both representable to
+full relative precision, so the threshold tests of the theory stay exact.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from gmmproxy._kernels.rng import categorical, randint, standard_normal, uniform
+
+_LN_HALF = -0.6931471805599453
+
+
+@njit(cache=True)
+def log_mean_exp(vals, n):
+    """``log((1/n) sum_h exp(vals[h]))`` accurate both near 0 and in the tails.
+
+    When the largest value is close to 0 (a weight close to 1), ``log1p`` of
+    the mean of ``expm1`` keeps the tiny distance to 0; otherwise the usual
+    max-shifted log-sum-exp is used.
+    """
+    big = -np.inf
+    for h in range(n):
+        if vals[h] > big:
+            big = vals[h]
+    if big == -np.inf:
+        return -np.inf
+    if big < _LN_HALF:
+        s = 0.0
+        for h in range(n):
+            s += math.exp(vals[h] - big)
+        return big + math.log(s / n)
+    s = 0.0
+    for h in range(n):
+        s += math.expm1(vals[h])
+    return math.log1p(s / n)
+
+
+@njit(cache=True)
+def log_normalise(logw, out):
+    """Write ``logw - logsumexp(logw)`` into ``out`` (both length K).
+
+    The dominant entry is computed as ``-log1p(sum of the others' ratios)`` so
+    that a log weight of ``-1e-44`` is not rounded to 0.
+    """
+    k_len = logw.shape[0]
+    big = -np.inf
+    arg = 0
+    for c in range(k_len):
+        if logw[c] > big:
+            big = logw[c]
+            arg = c
+    s = 0.0
+    for c in range(k_len):
+        if c != arg:
+            s += math.exp(logw[c] - big)
+    l1 = math.log1p(s)
+    for c in range(k_len):
+        if c == arg:
+            out[c] = -l1
+        else:
+            out[c] = (logw[c] - big) - l1
+
+
+@njit(cache=True)
+def point_loglik(x, means, inv_two_var, log_sig_d, out):
+    """Log-density of point ``x`` (d,) under each component, up to a shared constant."""
+    k_len = means.shape[0]
+    d = means.shape[1]
+    for c in range(k_len):
+        q = 0.0
+        for a in range(d):
+            diff = x[a] - means[c, a]
+            q += diff * diff
+        out[c] = -q * inv_two_var[c] - log_sig_d[c]
+
+
+@njit(cache=True)
+def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
+    """One EM weight step in log space.
+
+    ``logw`` (K,) current log weights; ``ll`` (r, K) log-likelihoods of the r
+    RAG points; writes the new log weights into ``out`` (K,).
+    ``lg_buf`` has shape (K, r). Weights are clipped to ``[eps, 1-eps]`` and
+    renormalised when ``log_eps > -inf`` (eps > 0); eps = 0 is the exact chain.
+    """
+    k_len = logw.shape[0]
+    for h in range(r):
+        for c in range(k_len):
+            s_buf[c] = logw[c] + ll[h, c]
+        big = -np.inf
+        arg = 0
+        for c in range(k_len):
+            if s_buf[c] > big:
+                big = s_buf[c]
+                arg = c
+        tot = 0.0
+        for c in range(k_len):
+            if c != arg:
+                tot += math.exp(s_buf[c] - big)
+        l1 = math.log1p(tot)
+        for c in range(k_len):
+            if c == arg:
+                lg_buf[c, h] = -l1
+            else:
+                lg_buf[c, h] = (s_buf[c] - big) - l1
+    for c in range(k_len):
+        out[c] = log_mean_exp(lg_buf[c], r)
+    if log_eps > -np.inf:
+        for c in range(k_len):
+            v = out[c]
+            if v < log_eps:
+                v = log_eps
+            elif v > log_1m_eps:
+                v = log_1m_eps
+            s_buf[c] = v
+        log_normalise(s_buf, out)
+
+
+@njit(cache=True)
+def _agent_ok(logw_row, rag_row, r, log_delta):
+    """Agent part of E_l: weight beyond the threshold and RAG inside that pole's window."""
+    if logw_row[1] <= log_delta:  # w_+ >= 1 - delta  <=>  w_- <= delta
+        for h in range(r):
+            x = rag_row[h, 0]
+            if x < 0.5 or x > 1.5:
+                return False
+        return True
+    if logw_row[0] <= log_delta:
+        for h in range(r):
+            x = rag_row[h, 0]
+            if x < -1.5 or x > -0.5:
+                return False
+        return True
+    return False
+
+
+@njit(cache=True)
+def _choose_sender(i, wexp, m, k, dist, taken, state):
+    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest."""
+    if k == 0:
+        return randint(state, m)
+    k_len = wexp.shape[1]
+    for j in range(m):
+        taken[j] = False
+        q = 0.0
+        for c in range(k_len):
+            diff = wexp[i, c] - wexp[j, c]
+            q += diff * diff
+        dist[j] = q
+    taken[i] = True
+    pick = randint(state, k)
+    # partial selection sort, ties to the lower index: the pick-th nearest is the sender
+    chosen = -1
+    for s in range(pick + 1):
+        best = np.inf
+        chosen = -1
+        for j in range(m):
+            if not taken[j] and dist[j] < best:
+                best = dist[j]
+                chosen = j
+        taken[chosen] = True
+    return chosen
+
+
+@njit(cache=True)
+def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps,
+                  rag_mode, log_deltas, track,
+                  rec_logw, rec_rag, rec_i, rec_j, rec_x,
+                  hit_time, final_ok, in_window):
+    """Run one replicate in place.
+
+    ``logw`` (m, K) and ``rag`` (m, r, d) hold the initial state on entry and the
+    final state on exit. ``rag_mode``: 0 use ``rag`` as given, 1 sample each
+    agent's RAG from its own mixture, 2 uniform in the window of the agent's pole
+    (two-component 1-d case). Recording arrays have a leading axis of length
+    steps+1 (states) or steps (events), or length 0 when not recorded.
+    ``track``: maintain E_l for every level in ``log_deltas`` (two-component case).
+    """
+    m = logw.shape[0]
+    k_len = logw.shape[1]
+    r = rag.shape[1]
+    d = rag.shape[2]
+    n_lev = log_deltas.shape[0]
+
+    inv_two_var = np.empty(k_len)
+    log_sig_d = np.empty(k_len)
+    for c in range(k_len):
+        inv_two_var[c] = 0.5 / (sigmas[c] * sigmas[c])
+        log_sig_d[c] = d * math.log(sigmas[c])
+
+    wexp = np.empty((m, k_len))
+    for i in range(m):
+        for c in range(k_len):
+            wexp[i, c] = math.exp(logw[i, c])
+
+    if rag_mode == 1:
+        for i in range(m):
+            for h in range(r):
+                c = categorical(state, wexp[i])
+                for a in range(d):
+                    rag[i, h, a] = means[c, a] + sigmas[c] * standard_normal(state)
+    elif rag_mode == 2:
+        for i in range(m):
+            c = 0 if logw[i, 0] >= logw[i, 1] else 1
+            for h in range(r):
+                rag[i, h, 0] = means[c, 0] + (uniform(state) - 0.5)
+
+    ll = np.empty((m, r, k_len))
+    for i in range(m):
+        for h in range(r):
+            point_loglik(rag[i, h], means, inv_two_var, log_sig_d, ll[i, h])
+
+    dist = np.empty(m)
+    taken = np.zeros(m, dtype=np.bool_)
+    x = np.empty(d)
+    s_buf = np.empty(k_len)
+    lg_buf = np.empty((k_len, r))
+    new_w = np.empty(k_len)
+
+    ok = np.zeros((n_lev, m), dtype=np.bool_)
+    n_ok = np.zeros(n_lev, dtype=np.int64)
+    if track:
+        in_window[0] = True
+        for lv in range(n_lev):
+            hit_time[lv] = -1
+            for i in range(m):
+                ok[lv, i] = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
+                if ok[lv, i]:
+                    n_ok[lv] += 1
+            if n_ok[lv] == m:
+                hit_time[lv] = 0
+
+    do_rec_w = rec_logw.shape[0] > 0
+    do_rec_r = rec_rag.shape[0] > 0
+    do_rec_e = rec_i.shape[0] > 0
+    if do_rec_w:
+        rec_logw[0] = logw
+    if do_rec_r:
+        rec_rag[0] = rag
+
+    for t in range(steps):
+        i = randint(state, m)
+        j = _choose_sender(i, wexp, m, k, dist, taken, state)
+        c = categorical(state, wexp[j])
+        # the sender's pole, read before agent i is updated (j == i is allowed)
+        pole = 0
+        if track and logw[j, 0] < logw[j, 1]:
+            pole = 1
+        for a in range(d):
+            x[a] = means[c, a] + sigmas[c] * standard_normal(state)
+        # farthest RAG point from x is replaced (first index on ties)
+        far = -1.0
+        hstar = 0
+        for h in range(r):
+            q = 0.0
+            for a in range(d):
+                diff = rag[i, h, a] - x[a]
+                q += diff * diff
+            if q > far:
+                far = q
+                hstar = h
+        for a in range(d):
+            rag[i, hstar, a] = x[a]
+        point_loglik(x, means, inv_two_var, log_sig_d, ll[i, hstar])
+        em_step(logw[i], ll[i], r, log_eps, log_1m_eps, s_buf, lg_buf, new_w)
+        for cc in range(k_len):
+            logw[i, cc] = new_w[cc]
+            wexp[i, cc] = math.exp(new_w[cc])
+
+        if track:
+            if abs(x[0] - means[pole, 0]) > 0.5:
+                in_window[0] = False
+            for lv in range(n_lev):
+                now = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
+                if now != ok[lv, i]:
+                    ok[lv, i] = now
+                    n_ok[lv] += 1 if now else -1
+                if hit_time[lv] < 0 and n_ok[lv] == m:
+                    hit_time[lv] = t + 1
+
+        if do_rec_w:
+            rec_logw[t + 1] = logw
+        if do_rec_r:
+            rec_rag[t + 1] = rag
+        if do_rec_e:
+            rec_i[t] = i
+            rec_j[t] = j
+            for a in range(d):
+                rec_x[t, a] = x[a]
+
+    if track:
+        for lv in range(n_lev):
+            final_ok[lv] = n_ok[lv] == m
+
+
+@njit(cache=True, parallel=True)
+def run_many(states, logw0, rag0, means, sigmas, steps, k, log_eps, log_1m_eps,
+             rag_mode, log_deltas, track,
+             out_logw, out_rag, rec_logw, rec_rag, rec_i, rec_j, rec_x,
+             hit_time, final_ok, in_window):
+    """``prange`` over replicates; replicate ``b`` uses only ``states[b]`` and row ``b`` of outputs."""
+    n_rep = states.shape[0]
+    for b in prange(n_rep):
+        out_logw[b] = logw0
+        out_rag[b] = rag0
+        run_replicate(states[b], out_logw[b], out_rag[b], means, sigmas, steps, k,
+                      log_eps, log_1m_eps, rag_mode, log_deltas, track,
+                      rec_logw[b], rec_rag[b], rec_i[b], rec_j[b], rec_x[b],
+                      hit_time[b], final_ok[b], in_window[b:b + 1])

@@ -1,0 +1,221 @@
+"""Gaussian-mixture primitives for the kernels: densities, sampling, EM steps.
+
+Densities are stored *scaled*: for a point x, ``dens[c] = exp(logN(x; mu_c,
+Sigma_c) - max_c' logN(x; mu_c', Sigma_c'))``. Rescaling one point's density
+vector by a constant leaves its responsibilities unchanged, the largest entry
+is exactly 1 (so the normaliser can never underflow to 0).
+
+Components whose relative log-density is below ``cutoff`` are stored as exact
+zeros and their ``exp`` is skipped. The EM step clips weights to ``[eps,
+1-eps]``, so the normaliser of a point is at least ``eps`` (its densest
+component has scaled density 1 and weight >= eps); a term below ``eps**2 *
+2**-53`` therefore changes neither the normaliser nor any clipped weight by
+as much as half an ulp. ``cutoff = 2 log(eps) - 40`` (about -95 for the
+default eps) is safely below that, and with the paper's sigma = 0.2 it leaves
+about 6 of 30 exponentials per point.
+
+With shared covariances a point's vector does not depend on the agent holding
+it, so it is computed once when the point is drawn and cached beside the
+point in the RAG.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from gmmproxy._kernels.rng import categorical_normalised, standard_normal
+
+
+
+@njit(cache=True, inline="always")
+def density_cutoff(eps):
+    """Relative log-density below which a component's scaled density is stored as 0."""
+    return 2.0 * math.log(eps) - 40.0
+
+
+@njit(cache=True, inline="always")
+def log_density_1d(x, mu, inv_sd, log_sd, out):
+    """Unnormalised log-densities of scalar x under K 1-d components -> out; returns the max."""
+    best = -np.inf
+    for c in range(mu.shape[0]):
+        z = (x - mu[c]) * inv_sd[c]
+        v = -0.5 * z * z - log_sd[c]
+        out[c] = v
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True, inline="always")
+def log_density_nd(x, mu, chol, half_logdet, out, work):
+    """Unnormalised log-densities of x (d,) under K components with Cholesky factors chol (K, d, d)."""
+    K = mu.shape[0]
+    d = mu.shape[1]
+    best = -np.inf
+    for c in range(K):
+        # forward substitution L z = x - mu_c; Mahalanobis distance = |z|^2
+        q = 0.0
+        for a in range(d):
+            s = x[a] - mu[c, a]
+            for b in range(a):
+                s -= chol[c, a, b] * work[b]
+            za = s / chol[c, a, a]
+            work[a] = za
+            q += za * za
+        v = -0.5 * q - half_logdet[c]
+        out[c] = v
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True, inline="always")
+def scale_densities(logd, best, cutoff, out):
+    """out[c] = exp(logd[c] - best), or 0 where that is below exp(cutoff)."""
+    for c in range(logd.shape[0]):
+        v = logd[c] - best
+        out[c] = math.exp(v) if v > cutoff else 0.0
+
+
+@njit(cache=True, inline="always")
+def sample_point(state, w, mu, chol, out):
+    """One draw from sum_c w_c N(mu_c, chol_c chol_c^T) into out (d,); returns the component.
+
+    ``w`` must sum to 1 up to rounding (every EM step renormalises).
+    """
+    c = categorical_normalised(state, w)
+    d = mu.shape[1]
+    if d == 1:
+        out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal(state)
+        return c
+    # out = mu_c + L_c z with z standard normal (z drawn first, then the product)
+    for a in range(d):
+        out[a] = standard_normal(state)
+    for a in range(d - 1, -1, -1):
+        s = 0.0
+        for b in range(a + 1):
+            s += chol[c, a, b] * out[b]
+        out[a] = mu[c, a] + s
+    return c
+
+
+@njit(cache=True, inline="always")
+def clip_normalise(w, eps, out):
+    """out = clip(w, eps, 1-eps) / sum, NaN -> eps (the authors' guards); out may be w."""
+    total = 0.0
+    hi = 1.0 - eps
+    for c in range(w.shape[0]):
+        v = w[c]
+        # branch-free clip; a NaN fails "v > eps" and becomes eps
+        v = v if v > eps else eps
+        v = v if v < hi else hi
+        out[c] = v
+        total += v
+    inv = 1.0 / total
+    for c in range(w.shape[0]):
+        out[c] *= inv
+
+
+@njit(cache=True, inline="always")
+def banded_densities_1d(x, mu1, inv_sd, cutoff, out):
+    """Scaled densities of scalar x for 1-d components of *equal* sd and *ascending* means.
+
+    The density then falls monotonically away from the nearest mean, so only
+    the band of components around it whose relative log-density exceeds
+    ``cutoff`` is computed. Returns ``(lo, hi)``: ``out[lo:hi]`` holds the
+    band; entries outside it are stale and must be read as 0.
+    """
+    K = mu1.shape[0]
+    a = 0
+    b = K
+    while a < b:  # first mean >= x
+        mid = (a + b) // 2
+        if mu1[mid] < x:
+            a = mid + 1
+        else:
+            b = mid
+    if a == K:
+        c0 = K - 1
+    elif a == 0:
+        c0 = 0
+    elif mu1[a] - x < x - mu1[a - 1]:
+        c0 = a
+    else:
+        c0 = a - 1
+    s = inv_sd[0]
+    z0 = (x - mu1[c0]) * s
+    base = 0.5 * z0 * z0
+    out[c0] = 1.0
+    lo = c0
+    while lo > 0:
+        z = (x - mu1[lo - 1]) * s
+        v = base - 0.5 * z * z
+        if v <= cutoff:
+            break
+        lo -= 1
+        out[lo] = math.exp(v)
+    hi = c0 + 1
+    while hi < K:
+        z = (x - mu1[hi]) * s
+        v = base - 0.5 * z * z
+        if v <= cutoff:
+            break
+        out[hi] = math.exp(v)
+        hi += 1
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
+    """One EM weight step with RAG densities ``dens`` (r, K), row ``slot`` replaced by ``dens_new``.
+
+    ``w_new[c] = (1/r) sum_h prior[c] dens[h, c] / sum_c' prior[c'] dens[h, c']``
+    with ``prior = w_old``, which must already be clipped to [eps, 1-eps] and
+    normalised (every EM step leaves it so; the kernels clip the initial
+    weights once). Row h is non-zero only on components ``blo[h] <= c <
+    bhi[h]`` (``lo_new, hi_new`` for the new row); ``slot < 0`` means no
+    replacement. Result -> out (K,), clipped and normalised.
+    """
+    K = w_old.shape[0]
+    r = dens.shape[0]
+    prior = w_old
+    for c in range(K):
+        out[c] = 0.0
+    # two passes per point (normaliser, then accumulate) keep the inner loops
+    # branch-free so LLVM vectorises them
+    for h in range(r):
+        tot = 0.0
+        if h == slot:
+            for c in range(lo_new, hi_new):
+                tot += prior[c] * dens_new[c]
+            inv = 1.0 / (tot * r)
+            for c in range(lo_new, hi_new):
+                out[c] += dens_new[c] * inv
+        else:
+            lo = blo[h]
+            hi = bhi[h]
+            for c in range(lo, hi):
+                tot += prior[c] * dens[h, c]
+            inv = 1.0 / (tot * r)
+            for c in range(lo, hi):
+                out[c] += dens[h, c] * inv
+    for c in range(K):
+        out[c] *= prior[c]
+    clip_normalise(out, eps, out)
+
+
+@njit(cache=True, inline="always")
+def farthest_index(rag, x):
+    """Index of the RAG point (rows of rag (r, d)) farthest from x; first index on ties."""
+    best = -1.0
+    arg = 0
+    d = rag.shape[1]
+    for h in range(rag.shape[0]):
+        s = 0.0
+        for a in range(d):
+            diff = rag[h, a] - x[a]
+            s += diff * diff
+        if s > best:
+            best = s
+            arg = h
+    return arg

@@ -1,0 +1,119 @@
+"""Partner choice: mirroring, k nearest agents in weight space, communication graphs."""
+import math
+
+from numba import njit
+
+from gmmproxy._kernels.rng import randint, uniform
+
+
+@njit(cache=True, inline="always")
+def weight_distances(W, D):
+    """D[a, b] = Euclidean distance between weight rows a and b (symmetric, zero diagonal)."""
+    n = W.shape[0]
+    K = W.shape[1]
+    for a in range(n):
+        D[a, a] = 0.0
+        for b in range(a + 1, n):
+            s = 0.0
+            for c in range(K):
+                diff = W[a, c] - W[b, c]
+                s += diff * diff
+            v = math.sqrt(s)
+            D[a, b] = v
+            D[b, a] = v
+
+
+@njit(cache=True, inline="always")
+def distance_row(W, i, out):
+    """out[b] = distance between weight rows i and b."""
+    n = W.shape[0]
+    K = W.shape[1]
+    for b in range(n):
+        s = 0.0
+        for c in range(K):
+            diff = W[i, c] - W[b, c]
+            s += diff * diff
+        out[b] = math.sqrt(s)
+    out[i] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _less(drow, a, b):
+    # order by distance, ties by agent index, so the k-nearest set is well defined
+    da = drow[a]
+    db = drow[b]
+    return da < db or (da == db and a < b)
+
+
+@njit(cache=True, inline="always")
+def select_rank(cand, cnt, drow, q):
+    """The element of rank q (0-based) of cand[:cnt] ordered by (drow, index); reorders cand."""
+    lo = 0
+    hi = cnt - 1
+    while True:
+        if lo == hi:
+            return cand[lo]
+        # median-of-three pivot keeps the expected cost linear on sorted input
+        mid = (lo + hi) // 2
+        a = cand[lo]
+        b = cand[mid]
+        c = cand[hi]
+        if _less(drow, a, b):
+            if _less(drow, b, c):
+                piv_pos = mid
+            elif _less(drow, a, c):
+                piv_pos = hi
+            else:
+                piv_pos = lo
+        else:
+            if _less(drow, a, c):
+                piv_pos = lo
+            elif _less(drow, b, c):
+                piv_pos = hi
+            else:
+                piv_pos = mid
+        pivot = cand[piv_pos]
+        cand[piv_pos] = cand[hi]
+        cand[hi] = pivot
+        store = lo
+        for s in range(lo, hi):
+            if _less(drow, cand[s], pivot):
+                tmp = cand[s]
+                cand[s] = cand[store]
+                cand[store] = tmp
+                store += 1
+        cand[hi] = cand[store]
+        cand[store] = pivot
+        if q == store:
+            return pivot
+        elif q < store:
+            hi = store - 1
+        else:
+            lo = store + 1
+
+
+@njit(cache=True, inline="always")
+def choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand):
+    """Partner of agent i: itself with probability p, else uniform among its k nearest allowed agents.
+
+    ``allowed`` (n,) is agent i's row of the communication graph (read only when
+    ``use_graph``); ``drow`` its distance row (read only when a restriction
+    applies); ``cand`` is int scratch of length n. An agent with no allowed
+    partner talks to itself.
+    """
+    if uniform(state) < p:
+        return i
+    if not use_graph and k >= n - 1:
+        j = randint(state, n - 1)
+        return j + 1 if j >= i else j
+    cnt = 0
+    for j in range(n):
+        if j != i and (not use_graph or allowed[j]):
+            cand[cnt] = j
+            cnt += 1
+    if cnt == 0:
+        return i
+    if k >= cnt:
+        return cand[randint(state, cnt)]
+    q = randint(state, k)
+    return select_rank(cand, cnt, drow, q)

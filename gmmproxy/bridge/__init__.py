@@ -1,0 +1,11 @@
+"""The bridge between logged LLM runs and the proxy.
+
+* :mod:`gmmproxy.bridge.flowers` -- flower names, default memories, label extraction.
+* :mod:`gmmproxy.bridge.importer` -- published CSV logs -> our log format.
+* :mod:`gmmproxy.bridge.trajectory` -- a log -> :class:`LLMTrajectory` (silo labels in the
+  proxy's array conventions, texts, embeddings, metadata).
+* :mod:`gmmproxy.bridge.cli` -- ``gmmproxy llm import``, ``gmmproxy llm silos``,
+  ``gmmproxy perspective``.
+
+Submodules are imported on demand so that ``import gmmproxy.bridge`` stays cheap.
+"""

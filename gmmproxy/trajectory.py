@@ -1,0 +1,244 @@
+"""Results of simulations: one run (:class:`Trajectory`) or a batch (:class:`Ensemble`).
+
+Both are plain arrays plus the provenance that made them (config, seed,
+package version, engine, wall time), and save to / load from a single
+``.npz`` file whose metadata is JSON (no pickles).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gmmproxy import metrics
+from gmmproxy.config import SimulationConfig
+
+__all__ = ["Trajectory", "Ensemble"]
+
+_FORMAT = "gmmproxy-results/1"
+
+
+def _save(path, kind: str, arrays: dict, meta: dict) -> Path:
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz") if path.suffix == "" else path
+    meta = dict(meta, kind=kind, format=_FORMAT)
+    payload = {k: v for k, v in arrays.items() if v is not None}
+    payload["__meta__"] = np.array(json.dumps(meta))
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **payload)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written result
+    return path
+
+
+def _load(path, kind: str):
+    with np.load(path, allow_pickle=False) as data:
+        if "__meta__" not in data:
+            raise ValueError(f"{path} is not a gmmproxy result file (no metadata)")
+        meta = json.loads(str(data["__meta__"]))
+        if meta.get("kind") != kind:
+            raise ValueError(f"{path} holds a {meta.get('kind')!r}, not a {kind!r}")
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+    return arrays, meta
+
+
+@dataclasses.dataclass(eq=False)
+class Trajectory:
+    """One simulated run.
+
+    Attributes
+    ----------
+    weights : ndarray (T+1, n, K) or None
+        Beliefs of every agent at every step (``record="weights"``).
+    silos : ndarray (T+1, n) of int or None
+        Silo of every agent at every step (``record`` "weights" or "silos").
+    n_silos : ndarray (T+1,) of int
+        Number of silos N(t) (always recorded).
+    n_switched : ndarray (T+1,) of int
+        Agents whose silo changed since t-1 (0 at t = 0; always recorded).
+    final_silos : ndarray (n,)
+    final_rag : ndarray (n, r, d)
+        RAG sets at the end of the run.
+    covariances : ndarray (T+1, n, K, d, d) or None
+        Per-agent covariances (Algorithm 2 with ``record="weights"``).
+    config, seed, version, engine, wall_time, steps
+        Provenance: the config, a JSON description of the seed
+        (``{"entropy", "spawn_key"}`` or the reference engine's int), the
+        package version, the engine name and the wall time in seconds.
+    """
+
+    config: SimulationConfig
+    steps: int
+    n_silos: np.ndarray
+    n_switched: np.ndarray
+    final_silos: np.ndarray
+    final_rag: np.ndarray
+    weights: np.ndarray | None = None
+    silos: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+    seed: dict | None = None
+    version: str = ""
+    engine: str = "numba"
+    wall_time: float = float("nan")
+
+    # -- metrics ------------------------------------------------------------
+    @property
+    def switch_rate(self) -> np.ndarray:
+        """Fraction of agents that changed silo since t-1 (NaN at t = 0)."""
+        out = self.n_switched / self.config.n_agents
+        out = out.astype(float)
+        out[0] = np.nan
+        return out
+
+    @property
+    def time_to_single_silo(self) -> int | None:
+        """First step from which all agents share one silo; None when never."""
+        t = int(metrics.time_to_single_silo_from_counts(self.n_silos))
+        return None if t == metrics.NEVER else t
+
+    def summary(self) -> dict:
+        """Final number of silos, time to a single silo, switching statistics."""
+        sw = self.switch_rate
+        out = {
+            "n_steps": self.steps,
+            "n_agents": self.config.n_agents,
+            "n_silos_final": int(self.n_silos[-1]),
+            "time_to_single_silo": self.time_to_single_silo,
+            "mean_switch_rate": float(np.nanmean(sw[1:])) if self.steps > 0 else 0.0,
+            "final_switch_rate": float(sw[-1]) if self.steps > 0 else 0.0,
+            "largest_silo_final": int(np.bincount(self.final_silos).max()),
+        }
+        if self.silos is not None:
+            out["final_entropy_bits"] = float(metrics.entropy(self.silos)[-1])
+        return out
+
+    # -- persistence --------------------------------------------------------
+    def provenance(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "steps": self.steps,
+            "seed": self.seed,
+            "version": self.version,
+            "engine": self.engine,
+            "wall_time": self.wall_time,
+        }
+
+    def save(self, path) -> Path:
+        """Write to ``path`` (.npz). Returns the path written."""
+        arrays = {
+            "n_silos": self.n_silos, "n_switched": self.n_switched, "final_silos": self.final_silos,
+            "final_rag": self.final_rag, "weights": self.weights, "silos": self.silos,
+            "covariances": self.covariances,
+        }
+        return _save(path, "trajectory", arrays, self.provenance())
+
+    @classmethod
+    def load(cls, path) -> "Trajectory":
+        """Read a file written by :meth:`save`."""
+        arrays, meta = _load(path, "trajectory")
+        return cls(
+            config=SimulationConfig.from_dict(meta["config"]), steps=int(meta["steps"]),
+            seed=meta["seed"], version=meta["version"], engine=meta["engine"],
+            wall_time=float(meta["wall_time"]),
+            **{k: arrays.get(k) for k in ("n_silos", "n_switched", "final_silos", "final_rag",
+                                          "weights", "silos", "covariances")},
+        )
+
+
+@dataclasses.dataclass(eq=False)
+class Ensemble:
+    """A batch of independent replicates of one configuration.
+
+    Array attributes carry a leading replicate axis of length
+    ``replicates_completed`` (fewer than requested if the batch was
+    interrupted with Ctrl-C: finished replicates are kept).
+
+    Attributes
+    ----------
+    silos : ndarray (R, T+1, n) or None
+    weights : ndarray (R, T+1, n, K) or None
+    n_silos, n_switched : ndarray (R, T+1)
+    final_silos : ndarray (R, n)
+    replicates_requested : int
+    interrupted : bool
+    """
+
+    config: SimulationConfig
+    steps: int
+    n_silos: np.ndarray
+    n_switched: np.ndarray
+    final_silos: np.ndarray
+    silos: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    replicates_requested: int = 0
+    interrupted: bool = False
+    seed: dict | None = None
+    version: str = ""
+    engine: str = "numba"
+    wall_time: float = float("nan")
+    record: str = "silos"
+
+    @property
+    def replicates(self) -> int:
+        """Number of completed replicates."""
+        return int(self.n_silos.shape[0])
+
+    @property
+    def time_to_single_silo(self) -> np.ndarray:
+        """Per replicate, the first step from which one silo remains (``metrics.NEVER`` if never)."""
+        return metrics.time_to_single_silo_from_counts(self.n_silos)
+
+    def summary(self) -> dict:
+        """Distribution of the per-replicate summary statistics."""
+        R = self.replicates
+        if R == 0:
+            return {"replicates": 0}
+        final = self.n_silos[:, -1]
+        tts = self.time_to_single_silo
+        reached = tts != metrics.NEVER
+        sw = self.n_switched[:, 1:] / self.config.n_agents if self.steps > 0 else np.zeros((R, 1))
+        mean_sw = sw.mean(axis=1)
+
+        def dist(x):
+            x = np.asarray(x, dtype=float)
+            if x.size == 0:
+                return None
+            return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
+                    "min": float(x.min()), "median": float(np.median(x)), "max": float(x.max())}
+
+        return {
+            "replicates": R,
+            "n_steps": self.steps,
+            "n_silos_final": dist(final),
+            "share_single_silo_at_end": float(np.mean(final == 1)),
+            "share_reaching_single_silo": float(reached.mean()),
+            "time_to_single_silo_when_reached": dist(tts[reached]),
+            "mean_switch_rate": dist(mean_sw),
+        }
+
+    def provenance(self) -> dict:
+        return {
+            "config": self.config.to_dict(), "steps": self.steps, "seed": self.seed,
+            "version": self.version, "engine": self.engine, "wall_time": self.wall_time,
+            "replicates_requested": self.replicates_requested, "interrupted": self.interrupted,
+            "record": self.record,
+        }
+
+    def save(self, path) -> Path:
+        arrays = {"n_silos": self.n_silos, "n_switched": self.n_switched, "final_silos": self.final_silos,
+                  "silos": self.silos, "weights": self.weights}
+        return _save(path, "ensemble", arrays, self.provenance())
+
+    @classmethod
+    def load(cls, path) -> "Ensemble":
+        arrays, meta = _load(path, "ensemble")
+        return cls(
+            config=SimulationConfig.from_dict(meta["config"]), steps=int(meta["steps"]),
+            seed=meta["seed"], version=meta["version"], engine=meta["engine"],
+            wall_time=float(meta["wall_time"]), replicates_requested=int(meta["replicates_requested"]),
+            interrupted=bool(meta["interrupted"]), record=meta["record"],
+            **{k: arrays.get(k) for k in ("n_silos", "n_switched", "final_silos", "silos", "weights")},
+        )
