@@ -70,10 +70,12 @@ class SimulationConfig:
         Number r of points in each agent's RAG set (>= 1).
     p_mirror : float, default 0.4
         Mirroring probability p in [0, 1]: the agent talks to itself.
-    n_neighbors : int, optional
+    n_neighbors : int or sequence of int, optional
         k in [1, n_agents - 1]: partners are drawn uniformly from the k agents
         nearest in weight space (Euclidean). Default ``n_agents - 1``: no
-        neighbourhood restriction.
+        neighbourhood restriction. A sequence gives one k per round (a
+        schedule, e.g. :func:`gmmproxy.topology.switch_to_local`), stored as
+        a tuple.
     means : array_like, shape (K,) or (K, d), optional
         Component means; default ``0, 1, ..., K-1`` in one dimension.
     covariances : array_like, optional
@@ -201,7 +203,20 @@ class SimulationConfig:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p_mirror must be in [0, 1]; got {p}")
         set_("p_mirror", p)
-        k = n - 1 if self.n_neighbors is None else _int("n_neighbors", self.n_neighbors, 1, n - 1)
+        if self.n_neighbors is None:
+            k = n - 1
+        elif isinstance(self.n_neighbors, (list, tuple, np.ndarray)):
+            ks = np.asarray(self.n_neighbors)
+            if ks.ndim != 1 or ks.size < 1 or not np.issubdtype(ks.dtype, np.integer):
+                raise ValueError(
+                    f"n_neighbors must be an int or a 1-d integer schedule (one k per round); got {self.n_neighbors!r}"
+                )
+            bad = ks[(ks < 1) | (ks > n - 1)]
+            if bad.size:
+                raise ValueError(f"n_neighbors must be in [1, {n - 1}] in every round; got {int(bad[0])}")
+            k = tuple(int(v) for v in ks)
+        else:
+            k = _int("n_neighbors", self.n_neighbors, 1, n - 1)
         set_("n_neighbors", k)
 
         eps = _float("eps", self.eps)
@@ -289,12 +304,20 @@ class SimulationConfig:
         return w
 
     def check_graph_steps(self, steps: int) -> None:
-        """Raise if a per-step graph schedule is shorter than ``steps`` rounds."""
+        """Raise if a per-round graph or k schedule is shorter than ``steps`` rounds."""
         if self.graph is not None and self.graph.ndim == 3 and self.graph.shape[0] < steps:
             raise ValueError(
                 f"graph schedule must have at least steps = {steps} entries on its first axis; "
                 f"got {self.graph.shape[0]}"
             )
+        if isinstance(self.n_neighbors, tuple) and len(self.n_neighbors) < steps:
+            raise ValueError(
+                f"n_neighbors schedule must have at least steps = {steps} entries; got {len(self.n_neighbors)}"
+            )
+
+    def neighbors_at(self, t: int) -> int:
+        """k in round t (the schedule's entry, or the constant k)."""
+        return self.n_neighbors[t] if isinstance(self.n_neighbors, tuple) else self.n_neighbors
 
     def replace(self, **changes) -> "SimulationConfig":
         """A copy with some fields changed (validated again)."""
@@ -315,7 +338,7 @@ class SimulationConfig:
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
+            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
         return out
 
     def to_json(self) -> str:

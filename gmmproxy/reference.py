@@ -145,7 +145,7 @@ def simulate_reference(cfg: SimulationConfig, steps: int, seed=None):
     rng = np.random.default_rng(seed)
     model = _Model(cfg)
     n, K, r, d = cfg.n_agents, cfg.n_components, cfg.rag_size, cfg.dim
-    p, k = cfg.p_mirror, cfg.n_neighbors
+    p = cfg.p_mirror
     alg2 = cfg.update_covariances
     sequential = cfg.update == "sequential"
     fifo = cfg.rag_replacement == "fifo"
@@ -177,6 +177,7 @@ def simulate_reference(cfg: SimulationConfig, steps: int, seed=None):
         return D
 
     for t in range(steps):
+        k = cfg.neighbors_at(t)
         # synchronous: all reads from (W, C, R) of the previous round
         W_new, C_new, R_new = W.copy(), C.copy(), R.copy()
         oldest_new = oldest.copy()

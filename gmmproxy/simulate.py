@@ -66,7 +66,8 @@ def _kernel_inputs(cfg: SimulationConfig):
         use_graph = True
     return dict(
         W0=W0, R0=R0, sample_rag=sample_rag, mu=np.ascontiguousarray(cfg.means), chol=chol,
-        half_logdet=half_logdet, p=cfg.p_mirror, k=cfg.n_neighbors, eps=cfg.eps,
+        half_logdet=half_logdet, p=cfg.p_mirror,
+        k=np.atleast_1d(np.asarray(cfg.n_neighbors, dtype=np.int64)), eps=cfg.eps,
         sequential=cfg.update == "sequential", fifo=cfg.rag_replacement == "fifo",
         use_graph=use_graph, graph=graph,
     )

@@ -117,31 +117,42 @@ def clip_normalise(w, eps, out):
 
 
 @njit(cache=True, inline="always")
-def banded_densities_1d(x, mu1, inv_sd, cutoff, out):
+def banded_densities_1d(x, mu1, inv_sd, inv_spacing, cutoff, out):
     """Scaled densities of scalar x for 1-d components of *equal* sd and *ascending* means.
 
     The density then falls monotonically away from the nearest mean, so only
     the band of components around it whose relative log-density exceeds
-    ``cutoff`` is computed. Returns ``(lo, hi)``: ``out[lo:hi]`` holds the
-    band; entries outside it are stale and must be read as 0.
+    ``cutoff`` is computed. ``inv_spacing > 0`` declares the means an evenly
+    spaced grid (nearest mean by rounding, instead of a binary search).
+    Returns ``(lo, hi)``: ``out[lo:hi]`` holds the band; entries outside it
+    are stale and must be read as 0.
     """
     K = mu1.shape[0]
-    a = 0
-    b = K
-    while a < b:  # first mean >= x
-        mid = (a + b) // 2
-        if mu1[mid] < x:
-            a = mid + 1
+    if inv_spacing > 0.0:
+        f = (x - mu1[0]) * inv_spacing + 0.5
+        if f <= 0.0:
+            c0 = 0
+        elif f >= K:
+            c0 = K - 1
         else:
-            b = mid
-    if a == K:
-        c0 = K - 1
-    elif a == 0:
-        c0 = 0
-    elif mu1[a] - x < x - mu1[a - 1]:
-        c0 = a
+            c0 = int(f)
     else:
-        c0 = a - 1
+        a = 0
+        b = K
+        while a < b:  # first mean >= x
+            mid = (a + b) // 2
+            if mu1[mid] < x:
+                a = mid + 1
+            else:
+                b = mid
+        if a == K:
+            c0 = K - 1
+        elif a == 0:
+            c0 = 0
+        elif mu1[a] - x < x - mu1[a - 1]:
+            c0 = a
+        else:
+            c0 = a - 1
     s = inv_sd[0]
     z0 = (x - mu1[c0]) * s
     base = 0.5 * z0 * z0
@@ -199,9 +210,18 @@ def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
             inv = 1.0 / (tot * r)
             for c in range(lo, hi):
                 out[c] += dens[h, c] * inv
+    # multiply by the prior, clip to [eps, 1-eps] and renormalise in two passes
+    total = 0.0
+    hi_clip = 1.0 - eps
     for c in range(K):
-        out[c] *= prior[c]
-    clip_normalise(out, eps, out)
+        v = out[c] * prior[c]
+        v = v if v > eps else eps
+        v = v if v < hi_clip else hi_clip
+        out[c] = v
+        total += v
+    inv_total = 1.0 / total
+    for c in range(K):
+        out[c] *= inv_total
 
 
 @njit(cache=True, inline="always")

@@ -28,10 +28,11 @@ REC_METRICS = 2
 
 
 @njit(cache=True, inline="always")
-def _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, cutoff, logd, work, out):
+def _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work,
+                     out):
     """Scaled densities of x -> out; returns the band (lo, hi) of possibly non-zero entries."""
     if banded:
-        return banded_densities_1d(x[0], mu1, inv_sd, cutoff, out)
+        return banded_densities_1d(x[0], mu1, inv_sd, inv_spacing, cutoff, out)
     if mu.shape[1] == 1:
         best = log_density_1d(x[0], mu1, inv_sd, log_sd, logd)
     else:
@@ -73,7 +74,7 @@ def _record(t, W, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen):
 
 
 @njit(cache=True)
-def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, k, eps, sequential, fifo,
+def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, sequential, fifo,
              use_graph, graph, steps, rec_mode, rec_w, rec_s, nsil, nswitch, final_silos, final_rag):
     """Algorithm 1 (weights only) for ``steps`` rounds from (W0, R0); results into the rec_* arrays."""
     n, K = W0.shape
@@ -93,6 +94,16 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, k, eps, sequen
         for c in range(K):
             if chol[c, 0, 0] != chol[0, 0, 0] or (c > 0 and mu1[c] < mu1[c - 1]):
                 banded = False
+    # evenly spaced grid (to rounding): nearest mean by a division, not a search
+    inv_spacing = 0.0
+    if banded and K > 1 and mu1[K - 1] > mu1[0]:
+        step = (mu1[K - 1] - mu1[0]) / (K - 1)
+        even = True
+        for c in range(K):
+            if abs(mu1[c] - (mu1[0] + c * step)) > 1e-9 * step:
+                even = False
+        if even:
+            inv_spacing = 1.0 / step
 
     cutoff = density_cutoff(eps)
     W = W0.copy()
@@ -113,7 +124,7 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, k, eps, sequen
     for i in range(n):
         for h in range(r):
             lo, hi = _point_densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
-                                      cutoff, logd, work, DN[i, h])
+                                      inv_spacing, cutoff, logd, work, DN[i, h])
             BL[i, h] = lo
             BH[i, h] = hi
 
@@ -144,11 +155,12 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, k, eps, sequen
     prev = np.zeros(n, dtype=np.int64)
     cur = np.zeros(n, dtype=np.int64)
     seen = np.zeros(K, dtype=np.int64)
-    need_dist = use_graph or k < n - 1
 
     _record(0, W0, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
     for t in range(steps):
         gidx = t if graph_steps > 1 else 0
+        k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
+        need_dist = use_graph or k < n - 1
         if need_dist and not sequential:
             weight_distances(W, D)
         for i in range(n):
@@ -162,15 +174,15 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, k, eps, sequen
             j = choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand)
             # query from agent i, drawn with its current weights
             sample_point(state, W[i], mu, chol, x)
-            lx, hx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, cutoff,
-                                      logd, work, dx)
+            lx, hx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                      inv_spacing, cutoff, logd, work, dx)
             # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
             slot_j = ptr[j] if fifo else farthest_index(R[j], x)
             em_weights(W[j], DN[j], BL[j], BH[j], slot_j, dx, lx, hx, eps, wj)
             # answer drawn from the pseudo-updated weights
             sample_point(state, wj, mu, chol, y)
-            ly, hy = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, cutoff,
-                                      logd, work, dy)
+            ly, hy = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                      inv_spacing, cutoff, logd, work, dy)
             slot_i = ptr[i] if fifo else farthest_index(R[i], y)
             em_weights(W[i], DN[i], BL[i], BH[i], slot_i, dy, ly, hy, eps, wi)
             if not sequential:
@@ -285,7 +297,7 @@ def _em_cov(w_old, Rrows, slot, xnew, mu, chol, half_logdet, logdet_ref, eps, cu
 
 
 @njit(cache=True)
-def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, k, eps, sequential, fifo,
+def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, sequential, fifo,
              use_graph, graph, steps, min_var, volume_preserving, rec_mode, rec_w, rec_s, rec_sd,
              nsil, nswitch, final_silos, final_rag):
     """Algorithm 2: every agent carries and updates its own covariances."""
@@ -338,13 +350,14 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, k, eps, sequ
     prev = np.zeros(n, dtype=np.int64)
     cur = np.zeros(n, dtype=np.int64)
     seen = np.zeros(K, dtype=np.int64)
-    need_dist = use_graph or k < n - 1
 
     _record(0, W0, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
     if rec_mode == REC_WEIGHTS:
         rec_sd[0] = CH
     for t in range(steps):
         gidx = t if graph_steps > 1 else 0
+        k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
+        need_dist = use_graph or k < n - 1
         if need_dist and not sequential:
             weight_distances(W, D)
         for i in range(n):

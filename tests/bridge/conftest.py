@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 # The published CSVs are not part of the repository; point GMMPROXY_FLOWER_DATA at a copy.
-FLOWER_DATA = Path(os.environ.get("GMMPROXY_FLOWER_DATA", "/work/shared/data/llm-flowers"))
+FLOWER_DATA = Path(os.environ.get("GMMPROXY_FLOWER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-flowers"))
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,7 @@ def test_minilm_separates_flowers_in_perspective_space():
     from gmmproxy.bridge.importer import read_published_csv
     from gmmproxy.perspective import classical_mds, response_distances
 
-    data = Path(os.environ.get("GMMPROXY_FLOWER_DATA", "/work/shared/data/llm-flowers"))
+    data = Path(os.environ.get("GMMPROXY_FLOWER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-flowers"))
     if not (data / "output2_5_0.csv").exists():
         pytest.skip(f"published flower logs not found at {data} (set GMMPROXY_FLOWER_DATA)")
     steps = read_published_csv(data / "output2_5_0.csv")

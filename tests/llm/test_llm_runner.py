@@ -1,5 +1,6 @@
 """The flower runner end to end against a real HTTP server, resume, replay, validation."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from gmmproxy.llm.runner import (  # noqa: E402
 from llm_fake_server import FakeServer, answer  # noqa: E402
 
 N, T, K, P = 8, 4, 3, 0.3
-RAGS = "/work/shared/data/llm-flowers/RAGs.npz"
+RAGS = str(Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-flowers" / "RAGs.npz")
 
 
 def client(server, **kw):
