@@ -117,3 +117,32 @@ def choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand):
         return cand[randint(state, cnt)]
     q = randint(state, k)
     return select_rank(cand, cnt, drow, q)
+
+
+@njit(cache=True, inline="always")
+def round_setup(t, W, kvec, graph, use_graph, sequential, D):
+    """Per-round neighbourhood settings: (graph index, k, whether distances are needed).
+
+    Synchronous rounds compute the whole distance matrix once, from the
+    previous round's weights.
+    """
+    n = W.shape[0]
+    gidx = t if graph.shape[0] > 1 else 0
+    k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
+    need_dist = use_graph or k < n - 1
+    if need_dist and not sequential:
+        weight_distances(W, D)
+    return gidx, k, need_dist
+
+
+@njit(cache=True, inline="always")
+def partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, allowed):
+    """Partner of agent i in the current round (sequential rounds see the freshest weights)."""
+    n = W.shape[0]
+    if need_dist:
+        if sequential:
+            distance_row(W, i, drow)
+        else:
+            for b in range(n):
+                drow[b] = D[i, b]
+    return choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand)

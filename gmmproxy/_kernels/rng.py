@@ -86,12 +86,8 @@ def randint(state, n):
 
 
 @njit(cache=True, inline="always")
-def categorical(state, probs):
-    """An index drawn with probabilities ``probs`` (need not sum exactly to 1)."""
-    total = 0.0
-    for c in range(probs.shape[0]):
-        total += probs[c]
-    u = uniform(state) * total
+def _scan(probs, u):
+    """First index whose cumulative probability exceeds u (the last positive one if none does)."""
     acc = 0.0
     last = 0
     for c in range(probs.shape[0]):
@@ -101,8 +97,16 @@ def categorical(state, probs):
             last = c
             if u < acc:
                 return c
-    # rounding left u >= acc: return the last index with positive mass
     return last
+
+
+@njit(cache=True, inline="always")
+def categorical(state, probs):
+    """An index drawn with probabilities ``probs`` (need not sum exactly to 1)."""
+    total = 0.0
+    for c in range(probs.shape[0]):
+        total += probs[c]
+    return _scan(probs, uniform(state) * total)
 
 
 @njit(cache=True, inline="always")
@@ -112,14 +116,4 @@ def categorical_normalised(state, probs):
     Skips the normalising pass; the rounding gap (~1e-16) falls to the last
     index with positive mass.
     """
-    u = uniform(state)
-    acc = 0.0
-    last = 0
-    for c in range(probs.shape[0]):
-        p = probs[c]
-        if p > 0.0:
-            acc += p
-            last = c
-            if u < acc:
-                return c
-    return last
+    return _scan(probs, uniform(state))

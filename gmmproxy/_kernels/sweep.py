@@ -20,7 +20,7 @@ from gmmproxy._kernels.gmm import (
     sample_point,
     scale_densities,
 )
-from gmmproxy._kernels.neighbors import choose_partner, distance_row, weight_distances
+from gmmproxy._kernels.neighbors import partner_of, round_setup
 
 REC_WEIGHTS = 0
 REC_SILOS = 1
@@ -80,7 +80,6 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
     n, K = W0.shape
     r = R0.shape[1]
     d = mu.shape[1]
-    graph_steps = graph.shape[0]
 
     mu1 = mu[:, 0].copy()
     inv_sd = np.empty(K)
@@ -158,20 +157,9 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
 
     _record(0, W0, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
     for t in range(steps):
-        gidx = t if graph_steps > 1 else 0
-        k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
-        need_dist = use_graph or k < n - 1
-        if need_dist and not sequential:
-            weight_distances(W, D)
+        gidx, k, need_dist = round_setup(t, W, kvec, graph, use_graph, sequential, D)
         for i in range(n):
-            if need_dist:
-                if sequential:
-                    distance_row(W, i, drow)
-                else:
-                    for b in range(n):
-                        drow[b] = D[i, b]
-            allowed = graph[gidx, i]
-            j = choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand)
+            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph[gidx, i])
             # query from agent i, drawn with its current weights
             sample_point(state, W[i], mu, chol, x)
             lx, hx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
@@ -304,7 +292,6 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, s
     n, K = W0.shape
     r = R0.shape[1]
     d = mu.shape[1]
-    graph_steps = graph.shape[0]
     W = W0.copy()
     R = R0.copy()
     CH = np.empty((n, K, d, d))
@@ -355,20 +342,9 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, s
     if rec_mode == REC_WEIGHTS:
         rec_sd[0] = CH
     for t in range(steps):
-        gidx = t if graph_steps > 1 else 0
-        k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
-        need_dist = use_graph or k < n - 1
-        if need_dist and not sequential:
-            weight_distances(W, D)
+        gidx, k, need_dist = round_setup(t, W, kvec, graph, use_graph, sequential, D)
         for i in range(n):
-            if need_dist:
-                if sequential:
-                    distance_row(W, i, drow)
-                else:
-                    for b in range(n):
-                        drow[b] = D[i, b]
-            allowed = graph[gidx, i]
-            j = choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand)
+            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph[gidx, i])
             sample_point(state, W[i], mu, CH[i], x)
             slot_j = ptr[j] if fifo else farthest_index(R[j], x)
             _em_cov(W[j], R[j], slot_j, x, mu, CH[j], HL[j], logdet_ref, eps, cutoff, min_var,
