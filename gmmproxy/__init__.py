@@ -15,7 +15,7 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0+src"
 
-from gmmproxy import metrics
+from gmmproxy import metrics, topology
 from gmmproxy._seeding import replicate_seed
 from gmmproxy.config import SimulationConfig
 from gmmproxy.simulate import simulate, simulate_many
@@ -30,4 +30,5 @@ __all__ = [
     "replicate_seed",
     "simulate",
     "simulate_many",
+    "topology",
 ]

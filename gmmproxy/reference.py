@@ -58,25 +58,11 @@ class _Model:
                 dens = np.array([multivariate_normal.pdf(rag[h], self.mu[c], cov[c]) for c in range(K)])
             num = w * dens
             total = num.sum()
+            # as the authors' code: a point whose total density underflows to
+            # 0 keeps a zero column (it still counts in the 1/r average)
             if total > 0:
                 gamma[:, h] = num / total
-            else:
-                # every density underflowed: fall back to the log-domain
-                # posterior instead of dropping the point (the authors' code
-                # leaves a zero column; this only matters for far outliers)
-                logd = self._logdens(rag[h], cov) + np.log(w)
-                logd -= logd.max()
-                e = np.exp(logd)
-                gamma[:, h] = e / e.sum()
         return gamma
-
-    def _logdens(self, x, cov):
-        out = np.empty(self.K)
-        for c in range(self.K):
-            diff = x - self.mu[c]
-            sol = np.linalg.solve(cov[c], diff)
-            out[c] = -0.5 * diff @ sol - 0.5 * np.linalg.slogdet(cov[c])[1]
-        return out
 
     def em_weights(self, rag, w, cov):
         """One EM step for the weights (spec 2.2, with the authors' guards)."""

@@ -27,6 +27,10 @@ from gmmproxy._kernels.rng import categorical_normalised, standard_normal
 
 
 
+# log of half the smallest subnormal double: a product below it rounds to 0
+LOG_UNDERFLOW = -745.1332191019412
+
+
 @njit(cache=True, inline="always")
 def density_cutoff(eps):
     """Relative log-density below which a component's scaled density is stored as 0."""
@@ -117,15 +121,23 @@ def clip_normalise(w, eps, out):
 
 
 @njit(cache=True, inline="always")
-def banded_densities_1d(x, mu1, inv_sd, inv_spacing, cutoff, out):
+def underflows(best, tot):
+    """True when a point's mixture density exp(best) * tot is 0 in float64."""
+    # the log is only taken for points far out in the tails
+    return best < LOG_UNDERFLOW + 60.0 and best + math.log(tot) < LOG_UNDERFLOW
+
+
+@njit(cache=True, inline="always")
+def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     """Scaled densities of scalar x for 1-d components of *equal* sd and *ascending* means.
 
     The density then falls monotonically away from the nearest mean, so only
     the band of components around it whose relative log-density exceeds
     ``cutoff`` is computed. ``inv_spacing > 0`` declares the means an evenly
     spaced grid (nearest mean by rounding, instead of a binary search).
-    Returns ``(lo, hi)``: ``out[lo:hi]`` holds the band; entries outside it
-    are stale and must be read as 0.
+    Returns ``(lo, hi, best)``: ``out[lo:hi]`` holds the band (entries
+    outside it are stale and must be read as 0) and ``best`` is the largest
+    unnormalised log-density ``-z**2/2 - log(sd)``, the scale of ``out``.
     """
     K = mu1.shape[0]
     if inv_spacing > 0.0:
@@ -156,6 +168,7 @@ def banded_densities_1d(x, mu1, inv_sd, inv_spacing, cutoff, out):
     s = inv_sd[0]
     z0 = (x - mu1[c0]) * s
     base = 0.5 * z0 * z0
+    best = -base - log_sd0
     out[c0] = 1.0
     lo = c0
     while lo > 0:
@@ -173,11 +186,11 @@ def banded_densities_1d(x, mu1, inv_sd, inv_spacing, cutoff, out):
             break
         out[hi] = math.exp(v)
         hi += 1
-    return lo, hi
+    return lo, hi, best
 
 
 @njit(cache=True, inline="always")
-def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
+def em_weights(w_old, dens, blo, bhi, best, slot, dens_new, lo_new, hi_new, best_new, eps, out):
     """One EM weight step with RAG densities ``dens`` (r, K), row ``slot`` replaced by ``dens_new``.
 
     ``w_new[c] = (1/r) sum_h prior[c] dens[h, c] / sum_c' prior[c'] dens[h, c']``
@@ -185,7 +198,11 @@ def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
     normalised (every EM step leaves it so; the kernels clip the initial
     weights once). Row h is non-zero only on components ``blo[h] <= c <
     bhi[h]`` (``lo_new, hi_new`` for the new row); ``slot < 0`` means no
-    replacement. Result -> out (K,), clipped and normalised.
+    replacement. ``best[h]`` (``best_new``) is the log-scale of row h: a
+    point whose mixture density ``exp(best) * sum_c prior[c] dens[h, c]``
+    underflows float64 contributes nothing (but still counts in the 1/r), as
+    in the authors' code -- it matters when Algorithm 2 shrinks variances.
+    Result -> out (K,), clipped and normalised.
     """
     K = w_old.shape[0]
     r = dens.shape[0]
@@ -199,6 +216,8 @@ def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
         if h == slot:
             for c in range(lo_new, hi_new):
                 tot += prior[c] * dens_new[c]
+            if underflows(best_new, tot):
+                continue
             inv = 1.0 / (tot * r)
             for c in range(lo_new, hi_new):
                 out[c] += dens_new[c] * inv
@@ -207,6 +226,8 @@ def em_weights(w_old, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps, out):
             hi = bhi[h]
             for c in range(lo, hi):
                 tot += prior[c] * dens[h, c]
+            if underflows(best[h], tot):
+                continue
             inv = 1.0 / (tot * r)
             for c in range(lo, hi):
                 out[c] += dens[h, c] * inv

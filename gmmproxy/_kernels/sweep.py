@@ -19,6 +19,7 @@ from gmmproxy._kernels.gmm import (
     log_density_nd,
     sample_point,
     scale_densities,
+    underflows,
 )
 from gmmproxy._kernels.neighbors import partner_of, round_setup
 
@@ -30,15 +31,15 @@ REC_METRICS = 2
 @njit(cache=True, inline="always")
 def _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work,
                      out):
-    """Scaled densities of x -> out; returns the band (lo, hi) of possibly non-zero entries."""
+    """Scaled densities of x -> out; returns the band (lo, hi) of possibly non-zero entries and the scale."""
     if banded:
-        return banded_densities_1d(x[0], mu1, inv_sd, inv_spacing, cutoff, out)
+        return banded_densities_1d(x[0], mu1, inv_sd, log_sd[0], inv_spacing, cutoff, out)
     if mu.shape[1] == 1:
         best = log_density_1d(x[0], mu1, inv_sd, log_sd, logd)
     else:
         best = log_density_nd(x, mu, chol, half_logdet, logd, work)
     scale_densities(logd, best, cutoff, out)
-    return 0, mu.shape[0]
+    return 0, mu.shape[0], best
 
 
 @njit(cache=True)
@@ -116,16 +117,18 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
     DN = np.empty((n, r, K))
     BL = np.empty((n, r), dtype=np.int64)
     BH = np.empty((n, r), dtype=np.int64)
+    BS = np.empty((n, r))
     if sample_rag:
         for i in range(n):
             for h in range(r):
                 sample_point(state, W[i], mu, chol, R[i, h])
     for i in range(n):
         for h in range(r):
-            lo, hi = _point_densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
-                                      inv_spacing, cutoff, logd, work, DN[i, h])
+            lo, hi, bs = _point_densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                          inv_spacing, cutoff, logd, work, DN[i, h])
             BL[i, h] = lo
             BH[i, h] = hi
+            BS[i, h] = bs
 
     if sequential:
         Wn = W
@@ -133,12 +136,14 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
         DNn = DN
         BLn = BL
         BHn = BH
+        BSn = BS
     else:
         Wn = W.copy()
         Rn = R.copy()
         DNn = DN.copy()
         BLn = BL.copy()
         BHn = BH.copy()
+        BSn = BS.copy()
     ptr = np.zeros(n, dtype=np.int64)
     ptr_n = ptr.copy() if not sequential else ptr
 
@@ -162,17 +167,17 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
             j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph[gidx, i])
             # query from agent i, drawn with its current weights
             sample_point(state, W[i], mu, chol, x)
-            lx, hx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+            lx, hx, bx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                       inv_spacing, cutoff, logd, work, dx)
             # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
             slot_j = ptr[j] if fifo else farthest_index(R[j], x)
-            em_weights(W[j], DN[j], BL[j], BH[j], slot_j, dx, lx, hx, eps, wj)
+            em_weights(W[j], DN[j], BL[j], BH[j], BS[j], slot_j, dx, lx, hx, bx, eps, wj)
             # answer drawn from the pseudo-updated weights
             sample_point(state, wj, mu, chol, y)
-            ly, hy = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+            ly, hy, by = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                       inv_spacing, cutoff, logd, work, dy)
             slot_i = ptr[i] if fifo else farthest_index(R[i], y)
-            em_weights(W[i], DN[i], BL[i], BH[i], slot_i, dy, ly, hy, eps, wi)
+            em_weights(W[i], DN[i], BL[i], BH[i], BS[i], slot_i, dy, ly, hy, by, eps, wi)
             if not sequential:
                 # carry agent i's unchanged RAG rows into the new buffers
                 # (explicit loops: slice assignment is slow in Numba)
@@ -182,6 +187,7 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
                             Rn[i, h, a] = R[i, h, a]
                         BLn[i, h] = BL[i, h]
                         BHn[i, h] = BH[i, h]
+                        BSn[i, h] = BS[i, h]
                         # only the band of each cached row is ever read
                         for c in range(BL[i, h], BH[i, h]):
                             DNn[i, h, c] = DN[i, h, c]
@@ -191,6 +197,7 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
                 DNn[i, slot_i, c] = dy[c]
             BLn[i, slot_i] = ly
             BHn[i, slot_i] = hy
+            BSn[i, slot_i] = by
             for a in range(d):
                 Rn[i, slot_i, a] = y[a]
             if fifo:
@@ -201,6 +208,7 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
             DN, DNn = DNn, DN
             BL, BLn = BLn, BL
             BH, BHn = BHn, BH
+            BS, BSn = BSn, BS
             ptr, ptr_n = ptr_n, ptr
         _record(t + 1, W, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
     final_silos[:] = cur
@@ -245,6 +253,11 @@ def _em_cov(w_old, Rrows, slot, xnew, mu, chol, half_logdet, logdet_ref, eps, cu
         tot = 0.0
         for c in range(K):
             tot += prior[c] * dens[c]
+        if underflows(best, tot):
+            # as the authors' code: a point no component can explain is ignored
+            for c in range(K):
+                gam[h, c] = 0.0
+            continue
         for c in range(K):
             gam[h, c] = prior[c] * dens[c] / tot
     for c in range(K):
