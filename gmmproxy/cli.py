@@ -13,6 +13,7 @@ import click
 # name -> "module:attribute" of a click command or group
 _LAZY_COMMANDS = {
     "simulate": "gmmproxy.simulate_cli:simulate_command",
+    "sweep": "gmmproxy.simulate_cli:sweep_command",
     "theory": "theory.cli:theory_group",
     "llm": "gmmproxy.llm.cli:llm_group",
     "perspective": "gmmproxy.bridge.cli:perspective_command",

@@ -74,31 +74,59 @@ def _print_batch(ens, as_json: bool):
     click.echo(f"wall time: {ens.wall_time:.3f} s")
 
 
+_MODEL_OPTIONS = [
+    click.option("--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents n."),
+    click.option("--components", "n_components", type=int, default=None,
+                 help="Number of mixture components K [default: number of agents, or len(--means)]."),
+    click.option("--sigma", type=float, default=0.2, show_default=True, help="Common component standard deviation."),
+    click.option("--rag-size", type=int, default=5, show_default=True, help="RAG size r."),
+    click.option("--p-mirror", type=float, default=0.4, show_default=True, help="Mirroring probability p."),
+    click.option("--neighbors", "n_neighbors", type=int, default=None,
+                 help="k nearest agents to choose partners from [default: n-1, no restriction]."),
+    click.option("--means", "means_file", type=click.Path(dir_okay=False), default=None,
+                 help="Component means: .npy or text file, shape (K,) or (K, d)."),
+    click.option("--covariances", "cov_file", type=click.Path(dir_okay=False), default=None,
+                 help="Covariances .npy: (K,) variances (d=1), (K, d) diagonal or (K, d, d)."),
+    click.option("--init-weights", "weights_file", type=click.Path(dir_okay=False), default=None,
+                 help="Initial weights .npy or text, shape (n, K), rows on the simplex."),
+    click.option("--graph", "graph_file", type=click.Path(dir_okay=False), default=None,
+                 help="Communication graph .npy: (n, n) or (T, n, n) booleans, [i, j] = i may query j."),
+    click.option("--update", type=click.Choice(["synchronous", "sequential"]), default="synchronous",
+                 show_default=True),
+    click.option("--rag-replacement", type=click.Choice(["farthest", "fifo"]), default="farthest",
+                 show_default=True),
+    click.option("--update-covariances", is_flag=True, help="Algorithm 2: agents also update covariances."),
+    click.option("--volume-preserving", is_flag=True, help="With --update-covariances: keep det(Sigma) fixed."),
+]
+
+
+def _model_options(func):
+    for opt in reversed(_MODEL_OPTIONS):
+        func = opt(func)
+    return func
+
+
+def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, means_file, cov_file,
+            weights_file, graph_file, update, rag_replacement, update_covariances, volume_preserving):
+    from gmmproxy.config import SimulationConfig
+
+    return SimulationConfig(
+        n_agents=n_agents, n_components=n_components, sigma=sigma, rag_size=rag_size, p_mirror=p_mirror,
+        n_neighbors=n_neighbors,
+        means=_load_array(means_file, "--means") if means_file else None,
+        covariances=_load_array(cov_file, "--covariances") if cov_file else None,
+        init_weights=_load_array(weights_file, "--init-weights") if weights_file else None,
+        graph=_load_array(graph_file, "--graph") if graph_file else None,
+        update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
+        volume_preserving=volume_preserving,
+    )
+
+
 @click.command("simulate")
-@click.option("--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents n.")
-@click.option("--components", "n_components", type=int, default=None,
-              help="Number of mixture components K [default: number of agents, or len(--means)].")
-@click.option("--sigma", type=float, default=0.2, show_default=True, help="Common component standard deviation.")
-@click.option("--rag-size", type=int, default=5, show_default=True, help="RAG size r.")
-@click.option("--p-mirror", type=float, default=0.4, show_default=True, help="Mirroring probability p.")
-@click.option("--neighbors", "n_neighbors", type=int, default=None,
-              help="k nearest agents to choose partners from [default: n-1, no restriction].")
+@_model_options
 @click.option("--steps", type=int, default=100, show_default=True, help="Rounds T.")
 @click.option("--seed", type=int, default=FIGURE2_SEED, show_default=True, help="Random seed.")
 @click.option("--replicates", type=int, default=None, help="Run a batch of N replicates.")
-@click.option("--means", "means_file", type=click.Path(dir_okay=False), default=None,
-              help="Component means: .npy or text file, shape (K,) or (K, d).")
-@click.option("--covariances", "cov_file", type=click.Path(dir_okay=False), default=None,
-              help="Covariances .npy: (K,) variances (d=1), (K, d) diagonal or (K, d, d).")
-@click.option("--init-weights", "weights_file", type=click.Path(dir_okay=False), default=None,
-              help="Initial weights .npy or text, shape (n, K), rows on the simplex.")
-@click.option("--graph", "graph_file", type=click.Path(dir_okay=False), default=None,
-              help="Communication graph .npy: (n, n) or (T, n, n) booleans, [i, j] = i may query j.")
-@click.option("--update", type=click.Choice(["synchronous", "sequential"]), default="synchronous",
-              show_default=True)
-@click.option("--rag-replacement", type=click.Choice(["farthest", "fifo"]), default="farthest", show_default=True)
-@click.option("--update-covariances", is_flag=True, help="Algorithm 2: agents also update covariances.")
-@click.option("--volume-preserving", is_flag=True, help="With --update-covariances: keep det(Sigma) fixed.")
 @click.option("--engine", type=click.Choice(["numba", "reference"]), default="numba", show_default=True,
               help="'reference' reproduces the authors' runs bit for bit (slow, single runs only).")
 @click.option("--record", type=click.Choice(["weights", "silos", "metrics"]), default=None,
@@ -110,29 +138,17 @@ def _print_batch(ens, as_json: bool):
               help="Write a figure (silo membership and silo sizes; for a batch, replicate 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar for batches [default: on a terminal].")
-def simulate_command(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, steps, seed, replicates,
-                     means_file, cov_file, weights_file, graph_file, update, rag_replacement,
-                     update_covariances, volume_preserving, engine, record, float32, threads, out, plot,
-                     as_json, progress):
+def simulate_command(steps, seed, replicates, engine, record, float32, threads, out, plot, as_json, progress,
+                     **model):
     """Simulate interacting GMM agents.
 
     With no options: the paper's Figure-2 configuration (n = K = 30,
     sigma = 0.2, r = 5, p = 0.4, k = 29, T = 100, seed 618327487). Add
     --engine reference to reproduce the authors' published run bit for bit.
     """
-    from gmmproxy.config import SimulationConfig
     from gmmproxy.simulate import simulate, simulate_many
 
-    cfg = SimulationConfig(
-        n_agents=n_agents, n_components=n_components, sigma=sigma, rag_size=rag_size, p_mirror=p_mirror,
-        n_neighbors=n_neighbors,
-        means=_load_array(means_file, "--means") if means_file else None,
-        covariances=_load_array(cov_file, "--covariances") if cov_file else None,
-        init_weights=_load_array(weights_file, "--init-weights") if weights_file else None,
-        graph=_load_array(graph_file, "--graph") if graph_file else None,
-        update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
-        volume_preserving=volume_preserving,
-    )
+    cfg = _config(**model)
     wdt = np.float32 if float32 else np.float64
     if replicates is None:
         traj = simulate(cfg, steps, seed, record=record or "weights", weights_dtype=wdt, engine=engine)
@@ -159,6 +175,71 @@ def simulate_command(n_agents, n_components, sigma, rag_size, p_mirror, n_neighb
         click.echo(f"wrote {plot}", err=as_json)
     if ens.interrupted:
         sys.exit(130)
+
+
+def _parse_grid(items) -> dict:
+    grid = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--grid must look like NAME=V1,V2,...; got {item!r}")
+        name, vals = item.split("=", 1)
+        name = name.strip().replace("-", "_")
+        aliases = {"agents": "n_agents", "components": "n_components", "neighbors": "n_neighbors"}
+        name = aliases.get(name, name)
+        out = []
+        for v in vals.split(","):
+            v = v.strip()
+            if v.lower() in ("true", "false"):
+                out.append(v.lower() == "true")
+                continue
+            try:
+                out.append(int(v))
+            except ValueError:
+                try:
+                    out.append(float(v))
+                except ValueError:
+                    out.append(v)
+        grid[name] = out
+    return grid
+
+
+@click.command("sweep")
+@_model_options
+@click.option("--grid", "grid_items", multiple=True, required=True,
+              help="NAME=V1,V2,... (repeatable), e.g. --grid p_mirror=0,0.2 --grid n_neighbors=1,5,29.")
+@click.option("--steps", type=int, default=80, show_default=True, help="Rounds T.")
+@click.option("--replicates", type=int, default=50, show_default=True, help="Replicates per cell.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the sweep.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="CSV with one row per replicate, written as cells finish.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars [default: on a terminal].")
+def sweep_command(grid_items, steps, replicates, seed, out, progress, **model):
+    """Parameter sweep: every combination of --grid values x replicates, one tidy table.
+
+    Prints one line per cell (mean number of silos at T with its standard
+    error, share of replicates reaching a single silo, mean time to it).
+    """
+    from gmmproxy.sweep import sweep
+
+    base = _config(**model)
+    grid = _parse_grid(grid_items)
+    t0 = time.perf_counter()
+    rows = sweep(base, grid, steps=steps, replicates=replicates, seed=seed, out=out, progress=progress)
+    names = list(grid)
+    click.echo(" ".join(f"{n:>12}" for n in names)
+               + "   silos_at_T (SE)   reached_one   mean_t_one")
+    by_cell = {}
+    for row in rows:
+        by_cell.setdefault(row["cell"], []).append(row)
+    for cell_rows in by_cell.values():
+        final = np.array([r["n_silos_final"] for r in cell_rows], dtype=float)
+        tts = np.array([r["time_to_single_silo"] for r in cell_rows])
+        reached = tts >= 0
+        se = final.std(ddof=1) / np.sqrt(final.size) if final.size > 1 else 0.0
+        t_mean = f"{tts[reached].mean():.1f}" if reached.any() else "never"
+        click.echo(" ".join(f"{cell_rows[0][n]!s:>12}" for n in names)
+                   + f"   {final.mean():8.3f} ({se:.3f})   {reached.mean():11.3f}   {t_mean:>10}")
+    click.echo(f"{len(rows)} rows in {time.perf_counter() - t0:.1f} s" + (f"; wrote {out}" if out else ""))
 
 
 def _plot_single(traj, path):
