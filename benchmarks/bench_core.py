@@ -12,8 +12,8 @@ Measures, on the machine it runs on:
    350 us per update);
 3. wall time of 10,000 replicates of the Figure-3 configuration (p = 0,
    k = 10, T = 80) with ``simulate_many`` on all Numba threads;
-4. first-call time (compilation or loading the on-disk cache) in a fresh
-   interpreter.
+4. first-call times in a fresh interpreter: with an empty Numba cache (the
+   kernels are compiled) and with the on-disk cache (``cache=True``) loaded.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -65,13 +66,26 @@ def _figure3_batch(replicates: int) -> tuple[float, int]:
     return time.perf_counter() - t0, numba.get_num_threads()
 
 
-def _first_call() -> float:
+def _first_call(cold: bool, batch: bool = False) -> float:
+    """Seconds from interpreter start to a finished 1-round run (or 2-replicate batch).
+
+    ``cold``: with an empty Numba cache directory, so every kernel is compiled;
+    otherwise the kernels are loaded from the on-disk cache.
+    """
+    call = ("gmmproxy.simulate_many(cfg, steps=1, replicates=2, seed=0)" if batch
+            else "gmmproxy.simulate(cfg, steps=1, seed=0)")
     code = (
         "import time; t0 = time.perf_counter(); import gmmproxy; "
-        "cfg = gmmproxy.SimulationConfig(); gmmproxy.simulate(cfg, steps=1, seed=0); "
+        f"cfg = gmmproxy.SimulationConfig(); {call}; "
         "print(time.perf_counter() - t0)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as tmp:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = tmp
+        else:  # make sure the cache is populated first
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip())
 
 
@@ -81,7 +95,9 @@ def main(argv=None):
     ap.add_argument("--replicates", type=int, default=10_000)
     args = ap.parse_args(argv)
     repeats = 3 if args.quick else 7
-    first = _first_call()
+    warm_first = _first_call(cold=False)
+    cold_first = _first_call(cold=True)
+    cold_batch = _first_call(cold=True, batch=True)
     numba_us = _per_update_numba(repeats, 1000 if args.quick else 3000)
     ref_us = _per_update_reference(10 if args.quick else 30)
     batch_s, threads = _figure3_batch(args.replicates)
@@ -91,7 +107,9 @@ def main(argv=None):
     print()
     print("| measurement | value |")
     print("|---|---|")
-    print(f"| first call in a fresh interpreter (import + load/compile kernels + 1 round) | {first:.2f} s |")
+    print(f"| first run in a fresh interpreter, kernels compiled (empty cache) | {cold_first:.2f} s |")
+    print(f"| first batch in a fresh interpreter, parallel kernel compiled (empty cache) | {cold_batch:.2f} s |")
+    print(f"| first run in a fresh interpreter, kernels loaded from the on-disk cache | {warm_first:.2f} s |")
     print(f"| Numba engine, Figure-2 config, single thread, warm | {numba_us:.3f} us per agent update |")
     print(f"| NumPy reference engine, same config | {ref_us:.1f} us per agent update |")
     print(f"| speed-up of the Numba engine over the reference engine | {ref_us / numba_us:.0f}x |")

@@ -6,16 +6,15 @@ with each agent's component sds updated by one M-step per EM call (floored at
 component) sds at each t, on a log scale.
 
 Seed 618327487 is the authors'. The default reference engine draws random
-numbers in the authors' order, but its EM guard differs from the authors'
-code in one place that matters for Algorithm 2: when every component density
-of a RAG point underflows (common once sds shrink towards 0.01), the authors
-drop the point from the M-step, while ``gmmproxy.reference`` assigns it by
-its log-domain posterior -- in effect to one component (often the widest one
-nearby), whose sd then jumps towards the point's distance. So this run is *not* the authors' (their code gives 3
-silos and max sd ~ 3 at t = 100, spec Section 9; here max sd stays ~10-50).
-Also note that the authors' *published* figure came from a run their
-committed code does not reproduce (one silo by t ~ 90, max sd at the floor),
-so treat the comparison as qualitative.
+numbers in the authors' order and uses their numerical guards (spec Section
+2.2), including the one that matters for Algorithm 2: a RAG point whose total
+mixture density underflows float64 (common once sds shrink towards 0.01) is
+left out of the M-step. So this is the authors' Algorithm-2 run bit for bit:
+3 silos and a largest sd of 3.00 at t = 100 (spec Section 9). The authors'
+*published* figure, however, came from a run their committed code does not
+reproduce (one silo by t ~ 90, max sd at the floor), so the comparison with
+the paper's picture is qualitative. ``--engine numba`` runs the same model
+with the fast simulator's own random-number generator (another sample path).
 
     python -m experiments.figure10 --out docs/img/figure10.png
 """

@@ -149,6 +149,22 @@ def test_figure7_quick_run_and_censoring():
         figure7.run(panels=("cube",))
 
 
+def test_figure10_reference_run_is_the_authors_algorithm2_run():
+    # spec Section 9: the authors' code, seed 618327487, ends with 3 silos and
+    # a largest sd of 3.00 at t = 100. It needs their guard (spec 2.2): a RAG
+    # point whose mixture density underflows is left out of the M-step; the
+    # earlier log-domain fallback kept 5 silos and sds of 10-50 instead.
+    res = figure10.run()
+    assert res["params"]["engine"] == "reference"
+    assert res["silos"].shape == (101, 30) and res["max_sd"].shape == (101,)
+    assert res["n_silos"][-1] == 3
+    assert res["max_sd"][-1] == pytest.approx(3.00, abs=0.01)
+    assert res["max_sd"][0] == pytest.approx(0.2)
+    assert np.all(res["max_sd"] >= 0.01 - 1e-12)
+    # n_silos is the number of distinct silos in each row
+    np.testing.assert_array_equal(res["n_silos"], [len(set(row)) for row in res["silos"]])
+
+
 def test_figure10_numba_quick_run_max_sd():
     res = figure10.run(steps=4, seed=1, engine="numba")
     assert res["silos"].shape == (5, 30)
