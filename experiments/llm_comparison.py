@@ -33,8 +33,10 @@ NEIGHBORS = (1, 5, 15, 25)
 LLM_REPLICATES = (0, 1, 2, 3)
 REPLICATES = 20
 SEED = 80
-#: the data folder, overridable with the GMMPROXY_LLM_DATA environment variable
-DATA_DIR = Path(os.environ.get("GMMPROXY_LLM_DATA", "/work/shared/data/llm-flowers"))
+#: the data folder, overridable with the GMMPROXY_FLOWER_DATA environment variable
+# default: the shared/ folder beside a clone of the repository
+DATA_DIR = Path(os.environ.get("GMMPROXY_FLOWER_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-flowers"))
 
 
 def config(p_mirror: float, n_neighbors: int):
