@@ -320,18 +320,38 @@ class SimulationConfig:
         return self.n_neighbors[t] if isinstance(self.n_neighbors, tuple) else self.n_neighbors
 
     def replace(self, **changes) -> "SimulationConfig":
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Values that were derived from others keep following them unless set
+        explicitly: k = n - 1 (no restriction) and the default means
+        0..n-1 follow a new ``n_agents``; covariances built from ``sigma``
+        follow a new ``sigma`` or new means.
+        """
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        n_old = self.n_agents
+        if "n_agents" in changes:
+            if "n_neighbors" not in changes and self.n_neighbors == n_old - 1:
+                fields["n_neighbors"] = None
+            default_means = self.n_components == n_old and np.array_equal(
+                self.means, np.arange(n_old, dtype=np.float64)[:, None])
+            if default_means and "means" not in changes and "n_components" not in changes:
+                fields["means"] = None
+                fields["n_components"] = None
+                changes_means = True
+            else:
+                changes_means = "means" in changes
+        else:
+            changes_means = "means" in changes
         if "means" in changes and "n_components" not in changes:
             fields["n_components"] = None
-        if ("means" in changes or "sigma" in changes) and "covariances" not in changes and self._cov_from_sigma:
+        if (changes_means or "sigma" in changes or "n_components" in changes) and "covariances" not in changes \
+                and self.isotropic_sigma:
             fields["covariances"] = None
+        if "n_components" in changes and "means" not in changes and np.array_equal(
+                self.means, np.arange(self.n_components, dtype=np.float64)[:, None]):
+            fields["means"] = None
         fields.update(changes)
         return SimulationConfig(**fields)
-
-    @property
-    def _cov_from_sigma(self) -> bool:
-        return self.isotropic_sigma
 
     def to_dict(self) -> dict:
         """JSON-friendly representation (arrays as nested lists)."""

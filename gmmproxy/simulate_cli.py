@@ -52,7 +52,10 @@ def _print_single(traj, as_json: bool):
 def _print_batch(ens, as_json: bool):
     s = ens.summary()
     if as_json:
-        click.echo(json.dumps(s))
+        click.echo(json.dumps(dict(s, interrupted=ens.interrupted, replicates_requested=ens.replicates_requested)))
+        return
+    if ens.replicates == 0:
+        click.echo(f"interrupted before any of the {ens.replicates_requested} replicates finished; nothing to report")
         return
     cfg = ens.config
     click.echo(
@@ -165,6 +168,8 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     ens = simulate_many(cfg, steps, replicates, seed, record=record or "silos", weights_dtype=wdt,
                         progress=progress, n_threads=threads)
     _print_batch(ens, as_json)
+    if ens.replicates == 0:
+        sys.exit(130)
     if out:
         path = ens.save(out)
         click.echo(f"wrote {path}", err=as_json)

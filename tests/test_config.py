@@ -178,3 +178,8 @@ def test_bad_simulate_arguments_are_rejected_before_any_kernel(monkeypatch):
         msg = str(info.value)
         for part in parts:
             assert part in msg, f"{part!r} not in {msg!r}"
+
+
+def test_replace_n_agents_keeps_default_neighbourhood():
+    cfg = SimulationConfig().replace(n_agents=10)
+    assert cfg.n_neighbors == 9

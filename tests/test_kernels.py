@@ -107,10 +107,17 @@ def test_banded_densities_1d_matches_scipy(even):
     xs = np.concatenate([rs.uniform(mu[0] - 2, mu[-1] + 2, 200), [mu[0] - 10, mu[-1] + 10, mu[3], mu[0], mu[-1]]])
     for x in xs:
         out[:] = np.nan  # entries outside the band are documented as stale
-        lo, hi = gmm.banded_densities_1d(x, mu, inv_sd, inv_spacing, cutoff, out)
+        lo, hi, ulog = gmm.banded_densities_1d(x, mu, inv_sd, math.log(sd), inv_spacing, cutoff, out)
         ref_log = stats.norm.logpdf(x, mu, sd)
         rel = ref_log - ref_log.max()
         assert 0 <= lo < hi <= K
+        # the underflow log-scale: scipy's largest log-density, or -inf when even the nearest
+        # kernel exp(-z^2/2) underflows (scipy's norm.pdf is then 0 for every component)
+        kmax = np.max(-0.5 * ((x - mu) / sd) ** 2)
+        if kmax < gmm.LOG_UNDERFLOW:
+            assert ulog == -np.inf
+        else:
+            assert ulog == pytest.approx(ref_log.max(), abs=1e-9)
         np.testing.assert_allclose(out[lo:hi], np.exp(rel[lo:hi]), rtol=1e-9, atol=1e-300)
         # the band holds the densest component and everything above the cutoff
         assert np.argmax(rel) in range(lo, hi)
@@ -136,8 +143,8 @@ def test_em_weights_full_rows_no_replacement_matches_scipy():
         rs, mu, sd, w, pts, dens = _em_setup(seed)
         K, r = dens.shape[1], dens.shape[0]
         out = np.empty(K)
-        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), -1, np.zeros(K), 0, K,
-                       1e-12, out)
+        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K),
+                       0, K, 0.0, 1e-12, out)
         np.testing.assert_allclose(out, _ref_em(pts, w, mu, sd, 1e-12), rtol=1e-12, atol=1e-15)
         assert out.sum() == pytest.approx(1.0, abs=1e-14)
 
@@ -149,7 +156,8 @@ def test_em_weights_replacement_slot_uses_new_row():
     dnew = _scaled(stats.norm.logpdf(xnew, mu, sd))[0]
     for slot in range(r):
         out = np.empty(K)
-        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), slot, dnew, 0, K, 1e-12, out)
+        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), slot, dnew, 0, K,
+                       0.0, 1e-12, out)
         pts2 = pts.copy()
         pts2[slot] = xnew
         np.testing.assert_allclose(out, _ref_em(pts2, w, mu, sd, 1e-12), rtol=1e-12, atol=1e-15)
@@ -169,13 +177,14 @@ def test_em_weights_bands_ignore_stale_entries():
     dens = np.full((r, K), 1e300)  # garbage outside the bands
     blo = np.empty(r, np.int64)
     bhi = np.empty(r, np.int64)
+    best = np.empty(r)
     for h in range(r):
-        blo[h], bhi[h] = gmm.banded_densities_1d(pts[h], mu, inv_sd, 1.0, cutoff, dens[h])
+        blo[h], bhi[h], best[h] = gmm.banded_densities_1d(pts[h], mu, inv_sd, math.log(sd), 1.0, cutoff, dens[h])
     xnew = 7.9
     dnew = np.full(K, 1e300)
-    lo_n, hi_n = gmm.banded_densities_1d(xnew, mu, inv_sd, 1.0, cutoff, dnew)
+    lo_n, hi_n, best_n = gmm.banded_densities_1d(xnew, mu, inv_sd, math.log(sd), 1.0, cutoff, dnew)
     out = np.empty(K)
-    gmm.em_weights(w, dens, blo, bhi, 1, dnew, lo_n, hi_n, eps, out)
+    gmm.em_weights(w, dens, blo, bhi, best, 1, dnew, lo_n, hi_n, best_n, eps, out)
     pts2 = pts.copy()
     pts2[1] = xnew
     assert np.all(np.isfinite(out))
@@ -191,7 +200,8 @@ def test_em_weights_clips_to_eps_and_one_minus_eps():
     pts = np.array([0.0, 0.01, -0.02])  # all at component 0: raw update ~ (1, 1e-20, ...)
     dens = _scaled(stats.norm.logpdf(pts[:, None], mu[None], sd[None]))
     out = np.empty(K)
-    gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), -1, np.zeros(K), 0, K, eps, out)
+    gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K), 0, K,
+                   0.0, eps, out)
     raw = np.array([1 - eps, eps, eps, eps])
     np.testing.assert_allclose(out, raw / raw.sum(), rtol=1e-13)
     np.testing.assert_allclose(out, _ref_em(pts, w, mu, sd, eps), rtol=1e-12)
@@ -454,3 +464,107 @@ def test_weight_distances_and_distance_row():
     neighbors.distance_row(W, 3, row)
     np.testing.assert_allclose(row, ref[3], rtol=1e-14, atol=1e-16)
     assert row[3] == 0.0
+
+
+# ---------------------------------------------------------------- underflowing points
+def _authors_em_1d(pts, w, mu, sd, eps):
+    """The authors' EM step: scipy norm.pdf densities; a point whose total w . pdf is 0.0 in
+    float64 keeps a zero responsibility column but still counts in the 1/r average."""
+    num = w[None, :] * stats.norm.pdf(pts[:, None], mu[None, :], sd[None, :])
+    tot = num.sum(axis=1, keepdims=True)
+    gamma = np.where(tot > 0, num / np.where(tot > 0, tot, 1.0), 0.0)
+    new = np.clip(gamma.mean(axis=0), eps, 1 - eps)
+    return new / new.sum()
+
+
+def _kernel_em_1d(pts, w, mu, sd, eps):
+    K, r = len(mu), len(pts)
+    logd = np.empty(K)
+    dens = np.empty((r, K))
+    best = np.empty(r)
+    for h in range(r):
+        b = gmm.log_density_1d(pts[h], mu, 1 / sd, np.log(sd), logd)
+        gmm.scale_densities(logd, b, gmm.density_cutoff(eps), dens[h])
+        best[h] = gmm.underflow_log_scale(logd, np.log(sd), b, 1)
+    out = np.empty(K)
+    gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), best, -1, np.zeros(K), 0, K, 0.0,
+                   eps, out)
+    return out
+
+
+def _point_at_logpdf(target, sd):
+    """x < 0 whose log N(x; 0, sd^2) equals target."""
+    z = math.sqrt(2 * (-target - math.log(sd) - 0.5 * math.log(2 * math.pi)))
+    return -z * sd
+
+
+@pytest.mark.parametrize("target", [-700.0, -760.0, -5000.0])
+def test_em_weights_drops_points_whose_density_underflows(target):
+    """Far outside the float64 range both rules agree: the point is ignored (and the result
+    is not NaN); well inside it, the point counts."""
+    eps = 1e-12
+    mu, sd = np.array([0.0, 1.0]), np.array([0.01, 0.01])
+    w = np.array([1 - eps, eps])
+    w = w / w.sum()
+    pts = np.array([_point_at_logpdf(target, 0.01), 0.0, 1.0])
+    got = _kernel_em_1d(pts, w, mu, sd, eps)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, _authors_em_1d(pts, w, mu, sd, eps), rtol=1e-9)
+    if target < -750:
+        np.testing.assert_allclose(got, [0.5, 0.5], rtol=1e-9)  # dropped: 1/3 + 0 + 1/3, normalised
+
+
+def test_em_weights_underflow_boundary_matches_authors_rule():
+    eps = 1e-12
+    mu, sd = np.array([0.0, 1.0]), np.array([0.01, 0.01])
+    w = np.array([1 - eps, eps])
+    w = w / w.sum()
+    pts = np.array([_point_at_logpdf(-744.0, 0.01), 0.0, 1.0])
+    # the reference engine's own EM step agrees with the re-derived authors' rule here
+    from gmmproxy.config import SimulationConfig
+    from gmmproxy.reference import _Model
+
+    cfg = SimulationConfig(n_agents=2, means=mu, covariances=sd**2, eps=eps)
+    ref = _Model(cfg).em_weights(pts[:, None], w, cfg.covariances)
+    np.testing.assert_allclose(ref, _authors_em_1d(pts, w, mu, sd, eps), rtol=1e-12)
+    np.testing.assert_allclose(_kernel_em_1d(pts, w, mu, sd, eps), ref, rtol=1e-9)
+
+
+# ---------------------------------------------------------------- Algorithm 2 EM step
+@pytest.mark.parametrize("d,vp", [(1, False), (2, False), (2, True), (3, True)])
+def test_em_cov_kernel_matches_rederivation(d, vp):
+    from gmmproxy._kernels.sweep import _em_cov
+
+    rs = np.random.default_rng(100 + d + 10 * vp)
+    K, r, eps, min_sd = 3, 5, 1e-12, 0.01
+    mu = rs.normal(0, 1.0, (K, d))
+    A = rs.normal(size=(K, d, d))
+    cov = A @ np.swapaxes(A, 1, 2) + 0.3 * np.eye(d)
+    chol = np.linalg.cholesky(cov)
+    hld = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    cov_ref = cov * 1.3
+    logdet_ref = np.linalg.slogdet(cov_ref)[1]
+    rag = rs.normal(0, 1.0, (r, d))
+    xnew = rs.normal(0, 1.0, d)
+    slot = 2
+    w = rs.dirichlet(np.ones(K))
+    w_out, chol_out, hld_out = np.empty(K), np.empty((K, d, d)), np.empty(K)
+    _em_cov(w, rag, slot, xnew, mu, chol, hld, logdet_ref, eps, gmm.density_cutoff(eps), min_sd**2, vp,
+            np.empty(K), np.empty((r, K)), np.empty(K), np.empty(d), np.empty(K), np.empty((d, d)),
+            w_out, chol_out, hld_out)
+    pts = rag.copy()
+    pts[slot] = xnew
+    dens = np.array([[stats.multivariate_normal.pdf(x, mu[c], cov[c]) for c in range(K)] for x in pts])
+    g = w * dens
+    g /= g.sum(axis=1, keepdims=True)
+    ref_w = np.clip(g.mean(axis=0), eps, 1 - eps)
+    np.testing.assert_allclose(w_out, ref_w / ref_w.sum(), rtol=1e-10)
+    new_cov = chol_out @ np.swapaxes(chol_out, 1, 2)
+    for c in range(K):
+        diff = pts - mu[c]
+        S = (g[:, c, None, None] * diff[:, :, None] * diff[:, None, :]).sum(axis=0) / (g[:, c].sum() + eps)
+        S = np.maximum(S, min_sd**2) if d == 1 else S + min_sd**2 * np.eye(d)
+        if vp:
+            S = S * np.exp((logdet_ref[c] - np.linalg.slogdet(S)[1]) / d)
+        np.testing.assert_allclose(new_cov[c], S, rtol=1e-9, atol=1e-14)
+        assert hld_out[c] == pytest.approx(0.5 * np.linalg.slogdet(S)[1], abs=1e-9)

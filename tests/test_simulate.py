@@ -102,6 +102,57 @@ def test_invariants_all_variants_and_record_modes(d, update, replacement, alg):
             assert not np.allclose(det[-1], det0, rtol=1e-3)  # volumes do move without the constraint
 
 
+def test_trajectory_metrics_agree_with_metrics_module():
+    from gmmproxy import metrics
+
+    tr = gmmproxy.simulate(_cfg(1, "synchronous", "farthest", "alg1"), 25, seed=77)
+    np.testing.assert_allclose(tr.switch_rate, metrics.switch_rate(tr.silos), equal_nan=True)
+    t = metrics.time_to_single_silo(tr.silos)
+    assert tr.time_to_single_silo == (None if t == metrics.NEVER else int(t))
+    ref = metrics.summarize(tr.silos)
+    got = tr.summary()
+    for key in ref:
+        assert got[key] == pytest.approx(ref[key]), key
+
+
+@pytest.mark.parametrize("alg", ["alg1", "alg2"])
+@pytest.mark.parametrize("k", [5, 2])
+def test_synchronous_equals_sequential_when_everyone_mirrors(alg, k):
+    """With p = 1 an agent reads only its own state, which nobody changes before it acts.
+
+    Both update orders must then give the same run bit for bit; this exercises the
+    synchronous double-buffering (RAG rows, cached densities, weights, fifo pointers).
+    """
+    for replacement in ("farthest", "fifo"):
+        cfg = _cfg(1, "synchronous", replacement, alg).replace(p_mirror=1.0, n_neighbors=k, sigma=0.7)
+        a = gmmproxy.simulate(cfg, 12, seed=5)
+        b = gmmproxy.simulate(cfg.replace(update="sequential"), 12, seed=5)
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.final_rag, b.final_rag)
+        assert not np.array_equal(a.weights[1], a.weights[-1])  # the run did move
+    # with conversations the two orders differ
+    cfg = _cfg(1, "synchronous", "farthest", alg).replace(p_mirror=0.0, n_neighbors=k)
+    a = gmmproxy.simulate(cfg, 12, seed=5)
+    b = gmmproxy.simulate(cfg.replace(update="sequential"), 12, seed=5)
+    assert not np.array_equal(a.weights, b.weights)
+
+
+@pytest.mark.parametrize("even", [True, False])
+def test_banded_density_path_equals_generic_path(even):
+    """1-d, equal sds, ascending means take the banded fast path (evenly spaced: nearest mean by
+    rounding; uneven: binary search). Making one sd differ by one ulp forces the generic
+    log-density path; the runs must agree to rounding."""
+    means = np.arange(K, dtype=float) * 0.8 if even else np.array([0.0, 0.5, 1.7, 2.0, 3.1, 4.5])
+    var = np.full(K, 0.45**2)
+    var_ulp = var.copy()
+    var_ulp[3] = np.nextafter(var[3], 1.0)
+    base = dict(n_agents=N_AGENTS, means=means, rag_size=R_SIZE, p_mirror=0.2, n_neighbors=3)
+    a = gmmproxy.simulate(SimulationConfig(covariances=var, **base), 15, seed=8)
+    b = gmmproxy.simulate(SimulationConfig(covariances=var_ulp, **base), 15, seed=8)
+    np.testing.assert_array_equal(a.silos, b.silos)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-9, atol=1e-13)
+
+
 def test_float32_weights_storage_same_run():
     cfg = _cfg(1, "synchronous", "farthest", "alg1")
     a = gmmproxy.simulate(cfg, 10, seed=5)
@@ -143,11 +194,12 @@ def test_fifo_replaces_oldest_slot_in_order(update):
             assert np.all(fr[:, 0] != prev[:, 0])
 
 
-def test_farthest_replacement_drops_the_farthest_point():
+@pytest.mark.parametrize("update", ["synchronous", "sequential"])
+def test_farthest_replacement_drops_the_farthest_point(update):
     n, r = 6, 4
     rag0 = _init_rag(n, r, 2)
     cfg = SimulationConfig(n_agents=n, n_components=K, sigma=0.4, rag_size=r, p_mirror=0.3, n_neighbors=3,
-                           init_rag=rag0)
+                           init_rag=rag0, update=update)
     for seed in range(5):
         fr = gmmproxy.simulate(cfg, 1, seed=seed, record="metrics").final_rag
         for i in range(n):
@@ -212,3 +264,17 @@ def test_ctrl_c_keeps_finished_chunks(monkeypatch):
     assert not full.interrupted
     np.testing.assert_array_equal(ens.silos, full.silos[:4])
     np.testing.assert_array_equal(ens.n_silos, full.n_silos[:4])
+
+
+def test_ctrl_c_before_the_first_chunk_returns_empty_ensemble(monkeypatch):
+    cfg = _cfg(1, "synchronous", "farthest", "alg1")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim_module, "_run_kernel", interrupted)
+    with pytest.warns(RuntimeWarning, match="0 of 3"):
+        ens = gmmproxy.simulate_many(cfg, 5, 3, seed=1, progress=False)
+    assert ens.interrupted and ens.replicates == 0 and ens.replicates_requested == 3
+    assert ens.n_silos.shape == (0, 6) and ens.final_silos.shape == (0, N_AGENTS)
+    assert ens.summary() == {"replicates": 0}

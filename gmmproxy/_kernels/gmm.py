@@ -29,6 +29,7 @@ from gmmproxy._kernels.rng import categorical_normalised, standard_normal
 
 # log of half the smallest subnormal double: a product below it rounds to 0
 LOG_UNDERFLOW = -745.1332191019412
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 @njit(cache=True, inline="always")
@@ -121,10 +122,36 @@ def clip_normalise(w, eps, out):
 
 
 @njit(cache=True, inline="always")
-def underflows(best, tot):
-    """True when a point's mixture density exp(best) * tot is 0 in float64."""
+def underflow_log_scale(logd, half_logdet, best, d):
+    """Log-scale ``s`` of a point for the authors' underflow guard.
+
+    The point's mixture density as the authors compute it is
+    ``exp(s) * sum_c w_c dens[c]`` with ``dens`` scaled by ``best`` (see
+    :func:`scale_densities`), so :func:`underflows` can test it without
+    leaving the log domain. In one dimension SciPy's ``norm.pdf`` evaluates
+    ``exp(-z**2/2)`` before dividing by the sd, so a point whose every kernel
+    ``exp(-z**2/2)`` underflows has density 0 whatever its weights: ``s`` is
+    then ``-inf``. ``logd[c] + half_logdet[c]`` is ``-z_c**2/2``.
+    """
+    if d == 1:
+        kmax = -np.inf
+        for c in range(logd.shape[0]):
+            v = logd[c] + half_logdet[c]
+            if v > kmax:
+                kmax = v
+        if kmax < LOG_UNDERFLOW:
+            return -np.inf
+    return best - 0.5 * d * LOG_2PI
+
+
+@njit(cache=True, inline="always")
+def underflows(ulog, tot):
+    """True when a point's mixture density exp(ulog) * tot rounds to 0 in float64.
+
+    ``ulog`` from :func:`underflow_log_scale` (or the banded density path).
+    """
     # the log is only taken for points far out in the tails
-    return best < LOG_UNDERFLOW + 60.0 and best + math.log(tot) < LOG_UNDERFLOW
+    return ulog < LOG_UNDERFLOW + 60.0 and ulog + math.log(tot) < LOG_UNDERFLOW
 
 
 @njit(cache=True, inline="always")
@@ -135,9 +162,9 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     the band of components around it whose relative log-density exceeds
     ``cutoff`` is computed. ``inv_spacing > 0`` declares the means an evenly
     spaced grid (nearest mean by rounding, instead of a binary search).
-    Returns ``(lo, hi, best)``: ``out[lo:hi]`` holds the band (entries
-    outside it are stale and must be read as 0) and ``best`` is the largest
-    unnormalised log-density ``-z**2/2 - log(sd)``, the scale of ``out``.
+    Returns ``(lo, hi, ulog)``: ``out[lo:hi]`` holds the band (entries
+    outside it are stale and must be read as 0) and ``ulog`` is the point's
+    log-scale for the underflow guard (:func:`underflow_log_scale`).
     """
     K = mu1.shape[0]
     if inv_spacing > 0.0:
@@ -168,7 +195,9 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     s = inv_sd[0]
     z0 = (x - mu1[c0]) * s
     base = 0.5 * z0 * z0
-    best = -base - log_sd0
+    # underflow log-scale (see underflow_log_scale): -inf when even the nearest
+    # kernel exp(-z**2/2) underflows
+    ulog = -np.inf if -base < LOG_UNDERFLOW else -base - log_sd0 - 0.5 * LOG_2PI
     out[c0] = 1.0
     lo = c0
     while lo > 0:
@@ -186,7 +215,7 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
             break
         out[hi] = math.exp(v)
         hi += 1
-    return lo, hi, best
+    return lo, hi, ulog
 
 
 @njit(cache=True, inline="always")
@@ -198,10 +227,11 @@ def em_weights(w_old, dens, blo, bhi, best, slot, dens_new, lo_new, hi_new, best
     normalised (every EM step leaves it so; the kernels clip the initial
     weights once). Row h is non-zero only on components ``blo[h] <= c <
     bhi[h]`` (``lo_new, hi_new`` for the new row); ``slot < 0`` means no
-    replacement. ``best[h]`` (``best_new``) is the log-scale of row h: a
-    point whose mixture density ``exp(best) * sum_c prior[c] dens[h, c]``
-    underflows float64 contributes nothing (but still counts in the 1/r), as
-    in the authors' code -- it matters when Algorithm 2 shrinks variances.
+    replacement. ``best[h]`` (``best_new``) is the underflow log-scale of row
+    h (:func:`underflow_log_scale`): a point whose mixture density
+    ``exp(best) * sum_c prior[c] dens[h, c]`` underflows float64 contributes
+    nothing (but still counts in the 1/r), as in the authors' code -- it
+    matters when Algorithm 2 shrinks variances.
     Result -> out (K,), clipped and normalised.
     """
     K = w_old.shape[0]

@@ -19,6 +19,7 @@ from gmmproxy._kernels.gmm import (
     log_density_nd,
     sample_point,
     scale_densities,
+    underflow_log_scale,
     underflows,
 )
 from gmmproxy._kernels.neighbors import partner_of, round_setup
@@ -39,7 +40,7 @@ def _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_
     else:
         best = log_density_nd(x, mu, chol, half_logdet, logd, work)
     scale_densities(logd, best, cutoff, out)
-    return 0, mu.shape[0], best
+    return 0, mu.shape[0], underflow_log_scale(logd, half_logdet, best, mu.shape[1])
 
 
 @njit(cache=True)
@@ -253,7 +254,7 @@ def _em_cov(w_old, Rrows, slot, xnew, mu, chol, half_logdet, logdet_ref, eps, cu
         tot = 0.0
         for c in range(K):
             tot += prior[c] * dens[c]
-        if underflows(best, tot):
+        if underflows(underflow_log_scale(logd, half_logdet, best, d), tot):
             # as the authors' code: a point no component can explain is ignored
             for c in range(K):
                 gam[h, c] = 0.0
