@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
+from gmmproxy._validation import check_int
 from gmmproxy.polarization import log_thresholds
 
 _RECORDABLE = ("weights", "rag", "events")
@@ -44,18 +45,6 @@ def _package_version() -> str:
         return version("gmmproxy")
     except Exception:  # not installed: running from a source tree
         return "0.1.0+source"
-
-
-def _check_int(value, name, lo, hi=None, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {rng}; got {value}")
-    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,9 +80,9 @@ class ChainConfig:
     sigmas: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        m = _check_int(self.n_agents, "n_agents", 2)
-        r = _check_int(self.rag_size, "rag_size", 1)
-        k = _check_int(self.n_neighbors, "n_neighbors", 1, m - 1, allow_none=True)
+        m = check_int("n_agents", self.n_agents, 2)
+        r = check_int("rag_size", self.rag_size, 1)
+        k = check_int("n_neighbors", self.n_neighbors, 1, m - 1, allow_none=True)
         if self.means is None:
             means = np.array([[1.0], [-1.0]])
         else:
@@ -231,7 +220,7 @@ def _check_levels(levels, cfg):
         return ()
     if isinstance(levels, numbers.Integral):
         levels = (levels,)
-    out = tuple(_check_int(lv, "levels", 1) for lv in levels)
+    out = tuple(check_int("levels", lv, 1) for lv in levels)
     if out and not cfg.is_paper_case:
         raise ValueError(
             "levels (polarization tracking) need the paper's two-component case: "
@@ -316,7 +305,7 @@ def _run(cfg, steps, states, seed_ss, init_weights, init_log_weights, init_rag, 
 
     if not isinstance(cfg, ChainConfig):
         raise TypeError(f"cfg must be a ChainConfig; got {type(cfg).__name__}")
-    steps = _check_int(steps, "steps", 0)
+    steps = check_int("steps", steps, 0)
     rec = _check_record(record)
     levels = _check_levels(levels, cfg)
     lw0 = _check_init_log_weights(cfg, init_weights, init_log_weights)
@@ -421,7 +410,7 @@ def simulate_chain_many(cfg, steps, replicates, seed, init_weights=None, init_ra
     Parameters as in :func:`simulate_chain`; outputs carry a leading axis of
     length ``replicates``.
     """
-    replicates = _check_int(replicates, "replicates", 1)
+    replicates = check_int("replicates", replicates, 1)
     ss = as_seed_sequence(seed)
     states = replicate_states(ss, replicates)
     return ChainResult(**_run(cfg, steps, states, ss, init_weights, init_log_weights, init_rag,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import numbers
 from typing import Any
 
 import numpy as np
+
+from gmmproxy._validation import check_float, check_int
 
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
 
@@ -22,22 +23,11 @@ _REPLACEMENTS = ("farthest", "fifo")
 
 
 def _int(name: str, value, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {rng}; got {value}")
-    return value
+    return check_int(name, value, lo, hi)
 
 
 def _float(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value}")
-    return value
+    return check_float(name, value)
 
 
 def _array(name: str, value, ndim_allowed: tuple[int, ...]) -> np.ndarray:

@@ -19,12 +19,12 @@ Everything here is plain NumPy/SciPy/scikit-learn on small dense matrices.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence
+from gmmproxy._validation import check_int
 
 __all__ = [
     "ClassicalMDS",
@@ -45,16 +45,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 # validation helpers
 # ---------------------------------------------------------------------------------------
-
-
-def _check_int(value, name, low, high=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {rng}; got {value}")
-    return value
 
 
 def _check_distance_matrix(D, name="D", *, atol=1e-8):
@@ -123,7 +113,7 @@ def profile_likelihood_elbows(values, n_elbows: int = 2) -> np.ndarray:
         raise ValueError(f"values must be a 1-d array with at least 2 entries; got shape {v.shape}")
     if not np.all(np.isfinite(v)):
         raise ValueError("values must be finite")
-    _check_int(n_elbows, "n_elbows", 1)
+    check_int("n_elbows", n_elbows, 1)
     v = np.sort(v)[::-1]
     elbows = []
     start = 0
@@ -140,7 +130,7 @@ def select_dimension(values, elbow: int = 1) -> int:
 
     Falls back to the last elbow found when fewer than ``elbow`` exist.
     """
-    _check_int(elbow, "elbow", 1)
+    check_int("elbow", elbow, 1)
     elbows = profile_likelihood_elbows(values, n_elbows=elbow)
     return int(elbows[min(elbow, elbows.size) - 1])
 
@@ -205,12 +195,12 @@ class ClassicalMDS:
         D = _check_distance_matrix(D)
         N = D.shape[0]
         kmax = self.max_components
-        kmax = min(N - 1, 50) if kmax is None else _check_int(kmax, "max_components", 1, N)
+        kmax = min(N - 1, 50) if kmax is None else check_int("max_components", kmax, 1, N)
         kmax = max(kmax, 1)
         if self.n_components == "auto":
             want = None
         else:
-            want = _check_int(self.n_components, "n_components", 1, N)
+            want = check_int("n_components", self.n_components, 1, N)
             kmax = max(kmax, want)
         D2 = D * D
         B = _double_centre(D2)
@@ -588,7 +578,7 @@ def iso_mirror(positions, n_neighbors=None, align: bool = False,
         raise ValueError(f"positions must have shape (T, n, d) with T >= 3; got {Z.shape}")
     T = Z.shape[0]
     k = max(2, int(round(np.sqrt(T)))) if n_neighbors is None else \
-        _check_int(n_neighbors, "n_neighbors", 1, T - 1)
+        check_int("n_neighbors", n_neighbors, 1, T - 1)
     k = min(k, T - 1)
     C = configuration_distances(Z, align=align)
     if not np.any(C > 0):
@@ -671,8 +661,8 @@ def cluster_steps(positions, max_clusters: int = 8, covariance_type: str = "full
         raise ValueError(f"positions must have shape (T, n, d) with n >= 2; got {Z.shape}")
     if not np.all(np.isfinite(Z)):
         raise ValueError("positions must be finite")
-    max_clusters = _check_int(max_clusters, "max_clusters", 1)
-    n_init = _check_int(n_init, "n_init", 1)
+    max_clusters = check_int("max_clusters", max_clusters, 1)
+    n_init = check_int("n_init", n_init, 1)
     if covariance_type not in ("full", "tied", "diag", "spherical"):
         raise ValueError("covariance_type must be one of 'full', 'tied', 'diag', 'spherical'; "
                          f"got {covariance_type!r}")

@@ -21,14 +21,13 @@ resumed run needs.
 """
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence, seed_from_record, seed_record
+from gmmproxy._validation import check_float, check_int
 
 from .backend import BackendError, request_seeds
 
@@ -180,23 +179,11 @@ def _step_request_seeds(ss, t, n):
 
 
 def _int(name, value, lo, hi=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an int {rng}; got {value}")
-    return value
+    return check_int(name, value, lo, hi)
 
 
 def _float(name, value, lo, hi=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float; got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be a finite float {rng}; got {value}")
-    return value
+    return check_float(name, value, lo, hi)
 
 
 def _callable_name(f) -> str:
@@ -360,7 +347,7 @@ def run_flowers(
         if n < 2:
             raise ValueError(f"n_agents must be >= 2; got {n} (memories hold {n} sentence)")
         if params["n_neighbors"] > n - 1:
-            raise ValueError(f"n_neighbors must be an int in [1, {n - 1}] (n_agents - 1); "
+            raise ValueError(f"n_neighbors must be in [1, {n - 1}] (n_agents - 1); "
                              f"got {params['n_neighbors']}")
         ss = as_seed_sequence(seed)
         emb = _resolve_embedder(embedder if embedder is not None else DEFAULTS["embedder"])

@@ -67,9 +67,9 @@ def test_unreachable_server(tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--p-mirror", "1.5"], "Error: p_mirror must be a finite float in [0.0, 1.0]; got 1.5"),
-        (["--neighbors", "6"], "Error: n_neighbors must be an int in [1, 5]"),
-        (["--steps", "-2"], "Error: n_steps must be an int >= 0; got -2"),
+        (["--p-mirror", "1.5"], "Error: p_mirror must be in [0.0, 1.0]; got 1.5"),
+        (["--neighbors", "6"], "Error: n_neighbors must be in [1, 5]"),
+        (["--steps", "-2"], "Error: n_steps must be >= 0; got -2"),
         (["--timeout", "0"], "Error: timeout must be a float > 0; got 0"),
     ],
 )
