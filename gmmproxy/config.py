@@ -175,7 +175,8 @@ class SimulationConfig:
                     raise ValueError(f"covariances must have shape ({K}, {d}, {d}); got {raw.shape}")
                 cov = raw
                 if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-10, atol=1e-12):
-                    raise ValueError("covariances must be symmetric matrices")
+                    asym = float(np.abs(cov - np.swapaxes(cov, 1, 2)).max())
+                    raise ValueError(f"covariances must be symmetric matrices; got max |S - S^T| = {asym:.3g}")
             for c in range(K):
                 try:
                     np.linalg.cholesky(cov[c])
@@ -257,7 +258,9 @@ class SimulationConfig:
             g = np.array(self.graph)
             if g.dtype != bool:
                 if not np.issubdtype(g.dtype, np.number) or not np.all(np.isin(g, (0, 1))):
-                    raise ValueError("graph must be a boolean (or 0/1) adjacency matrix")
+                    bad = g.ravel()[0] if not np.issubdtype(g.dtype, np.number) else g[~np.isin(g, (0, 1))].ravel()[0].item()
+                    raise ValueError(
+                        f"graph must be a boolean (or 0/1) adjacency matrix; got dtype {g.dtype} with value {bad!r}")
                 g = g.astype(bool)
             if g.ndim == 2:
                 if g.shape != (n, n):
