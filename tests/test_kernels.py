@@ -16,6 +16,15 @@ from gmmproxy._kernels import gmm, neighbors, rng
 ALPHA = 1e-3  # significance level of the distributional tests (fixed seeds: deterministic)
 
 
+
+def _em(w, dens, blo, bhi, best, slot, dens_new, lo_new, hi_new, best_new, eps, out):
+    """The kernels' EM step on one agent given as 1-d / 2-d arrays (the kernel indexes rows in place)."""
+    OUT = np.empty((1, len(w)))
+    gmm.em_weights(np.asarray(w)[None], 0, np.asarray(dens)[None], 0, np.asarray(blo)[None],
+                   np.asarray(bhi)[None], np.asarray(best, dtype=float)[None], slot, dens_new, lo_new, hi_new,
+                   best_new, eps, OUT, 0)
+    out[:] = OUT[0]
+
 def _state(seed):
     """A fresh xoshiro state from an int, as the package derives it."""
     from gmmproxy._seeding import xoshiro_state
@@ -143,7 +152,7 @@ def test_em_weights_full_rows_no_replacement_matches_scipy():
         rs, mu, sd, w, pts, dens = _em_setup(seed)
         K, r = dens.shape[1], dens.shape[0]
         out = np.empty(K)
-        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K),
+        _em(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K),
                        0, K, 0.0, 1e-12, out)
         np.testing.assert_allclose(out, _ref_em(pts, w, mu, sd, 1e-12), rtol=1e-12, atol=1e-15)
         assert out.sum() == pytest.approx(1.0, abs=1e-14)
@@ -156,7 +165,7 @@ def test_em_weights_replacement_slot_uses_new_row():
     dnew = _scaled(stats.norm.logpdf(xnew, mu, sd))[0]
     for slot in range(r):
         out = np.empty(K)
-        gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), slot, dnew, 0, K,
+        _em(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), slot, dnew, 0, K,
                        0.0, 1e-12, out)
         pts2 = pts.copy()
         pts2[slot] = xnew
@@ -184,7 +193,7 @@ def test_em_weights_bands_ignore_stale_entries():
     dnew = np.full(K, 1e300)
     lo_n, hi_n, best_n = gmm.banded_densities_1d(xnew, mu, inv_sd, math.log(sd), 1.0, cutoff, dnew)
     out = np.empty(K)
-    gmm.em_weights(w, dens, blo, bhi, best, 1, dnew, lo_n, hi_n, best_n, eps, out)
+    _em(w, dens, blo, bhi, best, 1, dnew, lo_n, hi_n, best_n, eps, out)
     pts2 = pts.copy()
     pts2[1] = xnew
     assert np.all(np.isfinite(out))
@@ -200,7 +209,7 @@ def test_em_weights_clips_to_eps_and_one_minus_eps():
     pts = np.array([0.0, 0.01, -0.02])  # all at component 0: raw update ~ (1, 1e-20, ...)
     dens = _scaled(stats.norm.logpdf(pts[:, None], mu[None], sd[None]))
     out = np.empty(K)
-    gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K), 0, K,
+    _em(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), np.zeros(r), -1, np.zeros(K), 0, K,
                    0.0, eps, out)
     raw = np.array([1 - eps, eps, eps, eps])
     np.testing.assert_allclose(out, raw / raw.sum(), rtol=1e-13)
@@ -229,7 +238,7 @@ def test_sample_point_1d_goodness_of_fit():
     cs = np.empty(N, np.int64)
     out = np.empty(1)
     for s in range(N):
-        cs[s] = gmm.sample_point(st, w, mu, chol, out)
+        cs[s] = gmm.sample_point(st, w[None], 0, mu, chol, out)
         xs[s] = out[0]
     counts = np.bincount(cs, minlength=3)
     assert stats.chisquare(counts, w * N).pvalue > ALPHA
@@ -252,7 +261,7 @@ def test_sample_point_2d_full_covariance_goodness_of_fit():
     cs = np.empty(N, np.int64)
     out = np.empty(2)
     for s in range(N):
-        cs[s] = gmm.sample_point(st, w, mu, chol, out)
+        cs[s] = gmm.sample_point(st, w[None], 0, mu, chol, out)
         xs[s] = out
     assert stats.chisquare(np.bincount(cs, minlength=2), w * N).pvalue > ALPHA
     for c in range(2):
@@ -276,7 +285,7 @@ def test_sample_point_wrong_covariance_is_detected():
     out = np.empty(2)
     xs = np.empty((5000, 2))
     for s in range(5000):
-        gmm.sample_point(st, w, mu, chol, out)
+        gmm.sample_point(st, w[None], 0, mu, chol, out)
         xs[s] = out
     wrong = np.array([[1.0, 0.0], [0.0, 2.0]])
     m2 = np.einsum("ij,jk,ik->i", xs, np.linalg.inv(wrong), xs)
@@ -354,15 +363,15 @@ def test_farthest_index_matches_numpy():
         for _ in range(50):
             rag = rs.normal(size=(5, d))
             x = rs.normal(size=d)
-            assert gmm.farthest_index(rag, x) == int(np.argmax(np.linalg.norm(rag - x, axis=1)))
+            assert gmm.farthest_index(rag[None], 0, x) == int(np.argmax(np.linalg.norm(rag - x, axis=1)))
 
 
 def test_farthest_index_first_on_ties():
     rag = np.array([[0.0], [3.0], [-3.0], [3.0], [1.0]])
-    assert gmm.farthest_index(rag, np.array([0.0])) == 1
+    assert gmm.farthest_index(rag[None], 0, np.array([0.0])) == 1
     rag2 = np.array([[1.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, -2.0]])
-    assert gmm.farthest_index(rag2, np.zeros(2)) == 1
-    assert gmm.farthest_index(np.zeros((4, 1)), np.zeros(1)) == 0
+    assert gmm.farthest_index(rag2[None], 0, np.zeros(2)) == 1
+    assert gmm.farthest_index(np.zeros((1, 4, 1)), 0, np.zeros(1)) == 0
 
 
 # ---------------------------------------------------------------- partner choice
@@ -377,7 +386,10 @@ def _k_nearest(drow, i, k, allowed=None):
 def _partner_draws(seed, i, n, p, k, drow, use_graph, allowed, N):
     st = _state(seed)
     cand = np.empty(n, np.int64)
-    return np.array([neighbors.choose_partner(st, i, n, p, k, drow, use_graph, allowed, cand)
+    graph = np.ones((1, n, n), dtype=bool)
+    if allowed is not None:
+        graph[0, i] = allowed
+    return np.array([neighbors.choose_partner(st, i, n, p, k, drow, use_graph, graph, 0, cand)
                      for _ in range(N)])
 
 
@@ -487,7 +499,7 @@ def _kernel_em_1d(pts, w, mu, sd, eps):
         gmm.scale_densities(logd, b, gmm.density_cutoff(eps), dens[h])
         best[h] = gmm.underflow_log_scale(logd, np.log(sd), b, 1)
     out = np.empty(K)
-    gmm.em_weights(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), best, -1, np.zeros(K), 0, K, 0.0,
+    _em(w, dens, np.zeros(r, np.int64), np.full(r, K, np.int64), best, -1, np.zeros(K), 0, K, 0.0,
                    eps, out)
     return out
 

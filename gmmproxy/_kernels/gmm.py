@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gmmproxy._kernels.rng import categorical_normalised, standard_normal
+from gmmproxy._kernels.rng import categorical_row, standard_normal
 
 
 
@@ -83,12 +83,14 @@ def scale_densities(logd, best, cutoff, out):
 
 
 @njit(cache=True, inline="always")
-def sample_point(state, w, mu, chol, out):
-    """One draw from sum_c w_c N(mu_c, chol_c chol_c^T) into out (d,); returns the component.
+def sample_point(state, W, row, mu, chol, out):
+    """One draw from sum_c W[row, c] N(mu_c, chol_c chol_c^T) into out (d,); returns the component.
 
-    ``w`` must sum to 1 up to rounding (every EM step renormalises).
+    The weights ``W[row]`` must sum to 1 up to rounding (every EM step
+    renormalises). Rows are indexed in place, never sliced: in Numba a view
+    costs two atomic reference-count updates, which dominated the hot loop.
     """
-    c = categorical_normalised(state, w)
+    c = categorical_row(state, W, row)
     d = mu.shape[1]
     if d == 1:
         out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal(state)
@@ -219,72 +221,74 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
 
 
 @njit(cache=True, inline="always")
-def em_weights(w_old, dens, blo, bhi, best, slot, dens_new, lo_new, hi_new, best_new, eps, out):
-    """One EM weight step with RAG densities ``dens`` (r, K), row ``slot`` replaced by ``dens_new``.
+def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
+    """One EM weight step for agent ``arow``'s RAG, its point ``slot`` replaced by a new one.
 
-    ``w_new[c] = (1/r) sum_h prior[c] dens[h, c] / sum_c' prior[c'] dens[h, c']``
-    with ``prior = w_old``, which must already be clipped to [eps, 1-eps] and
-    normalised (every EM step leaves it so; the kernels clip the initial
-    weights once). Row h is non-zero only on components ``blo[h] <= c <
-    bhi[h]`` (``lo_new, hi_new`` for the new row); ``slot < 0`` means no
-    replacement. ``best[h]`` (``best_new``) is the underflow log-scale of row
-    h (:func:`underflow_log_scale`): a point whose mixture density
-    ``exp(best) * sum_c prior[c] dens[h, c]`` underflows float64 contributes
-    nothing (but still counts in the 1/r), as in the authors' code -- it
-    matters when Algorithm 2 shrinks variances.
-    Result -> out (K,), clipped and normalised.
+    ``OUT[orow, c] = (1/r) sum_h prior[c] dens[h, c] / sum_c' prior[c'] dens[h, c']``
+    with ``prior = W[wrow]`` (already clipped to [eps, 1-eps] and normalised;
+    every EM step leaves weights so and the kernels clip the initial weights
+    once) and ``dens[h] = DN[arow, h]`` -- the cached scaled densities of the
+    agent's RAG points -- except ``dens[slot] = dens_new`` (``slot < 0``: no
+    replacement). Row h is non-zero only on components ``BL[arow, h] <= c <
+    BH[arow, h]`` (``lo_new, hi_new`` for the new row). ``BS[arow, h]``
+    (``ulog_new``) is the underflow log-scale of row h
+    (:func:`underflow_log_scale`): a point whose mixture density underflows
+    float64 contributes nothing (but still counts in the 1/r), as in the
+    authors' code -- it matters when Algorithm 2 shrinks variances.
+    ``OUT[orow]`` must not be ``W[wrow]``. The result is clipped and
+    normalised. Arrays are indexed in place, never sliced (see
+    :func:`sample_point`).
     """
-    K = w_old.shape[0]
-    r = dens.shape[0]
-    prior = w_old
+    K = W.shape[1]
+    r = DN.shape[1]
     for c in range(K):
-        out[c] = 0.0
+        OUT[orow, c] = 0.0
     # two passes per point (normaliser, then accumulate) keep the inner loops
     # branch-free so LLVM vectorises them
     for h in range(r):
         tot = 0.0
         if h == slot:
             for c in range(lo_new, hi_new):
-                tot += prior[c] * dens_new[c]
-            if underflows(best_new, tot):
+                tot += W[wrow, c] * dens_new[c]
+            if underflows(ulog_new, tot):
                 continue
             inv = 1.0 / (tot * r)
             for c in range(lo_new, hi_new):
-                out[c] += dens_new[c] * inv
+                OUT[orow, c] += dens_new[c] * inv
         else:
-            lo = blo[h]
-            hi = bhi[h]
+            lo = BL[arow, h]
+            hi = BH[arow, h]
             for c in range(lo, hi):
-                tot += prior[c] * dens[h, c]
-            if underflows(best[h], tot):
+                tot += W[wrow, c] * DN[arow, h, c]
+            if underflows(BS[arow, h], tot):
                 continue
             inv = 1.0 / (tot * r)
             for c in range(lo, hi):
-                out[c] += dens[h, c] * inv
+                OUT[orow, c] += DN[arow, h, c] * inv
     # multiply by the prior, clip to [eps, 1-eps] and renormalise in two passes
     total = 0.0
     hi_clip = 1.0 - eps
     for c in range(K):
-        v = out[c] * prior[c]
+        v = OUT[orow, c] * W[wrow, c]
         v = v if v > eps else eps
         v = v if v < hi_clip else hi_clip
-        out[c] = v
+        OUT[orow, c] = v
         total += v
     inv_total = 1.0 / total
     for c in range(K):
-        out[c] *= inv_total
+        OUT[orow, c] *= inv_total
 
 
 @njit(cache=True, inline="always")
-def farthest_index(rag, x):
-    """Index of the RAG point (rows of rag (r, d)) farthest from x; first index on ties."""
+def farthest_index(R, row, x):
+    """Index of agent ``row``'s RAG point (``R[row]`` of shape (r, d)) farthest from x; first on ties."""
     best = -1.0
     arg = 0
-    d = rag.shape[1]
-    for h in range(rag.shape[0]):
+    d = R.shape[2]
+    for h in range(R.shape[1]):
         s = 0.0
         for a in range(d):
-            diff = rag[h, a] - x[a]
+            diff = R[row, h, a] - x[a]
             s += diff * diff
         if s > best:
             best = s

@@ -93,13 +93,14 @@ def select_rank(cand, cnt, drow, q):
 
 
 @njit(cache=True, inline="always")
-def choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand):
+def choose_partner(state, i, n, p, k, drow, use_graph, graph, gidx, cand):
     """Partner of agent i: itself with probability p, else uniform among its k nearest allowed agents.
 
-    ``allowed`` (n,) is agent i's row of the communication graph (read only when
-    ``use_graph``); ``drow`` its distance row (read only when a restriction
-    applies); ``cand`` is int scratch of length n. An agent with no allowed
-    partner talks to itself.
+    ``graph[gidx, i]`` (n,) is agent i's row of the communication graph in
+    this round (read only when ``use_graph``; indexed in place, not sliced,
+    to spare Numba's reference counting); ``drow`` its distance row (read
+    only when a restriction applies); ``cand`` is int scratch of length n.
+    An agent with no allowed partner talks to itself.
     """
     if uniform(state) < p:
         return i
@@ -108,7 +109,7 @@ def choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand):
         return j + 1 if j >= i else j
     cnt = 0
     for j in range(n):
-        if j != i and (not use_graph or allowed[j]):
+        if j != i and (not use_graph or graph[gidx, i, j]):
             cand[cnt] = j
             cnt += 1
     if cnt == 0:
@@ -136,7 +137,7 @@ def round_setup(t, W, kvec, graph, use_graph, sequential, D):
 
 
 @njit(cache=True, inline="always")
-def partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, allowed):
+def partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph, gidx):
     """Partner of agent i in the current round (sequential rounds see the freshest weights)."""
     n = W.shape[0]
     if need_dist:
@@ -145,4 +146,4 @@ def partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_grap
         else:
             for b in range(n):
                 drow[b] = D[i, b]
-    return choose_partner(state, i, n, p, k, drow, use_graph, allowed, cand)
+    return choose_partner(state, i, n, p, k, drow, use_graph, graph, gidx, cand)

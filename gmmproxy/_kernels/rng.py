@@ -117,3 +117,23 @@ def categorical_normalised(state, probs):
     index with positive mass.
     """
     return _scan(probs, uniform(state))
+
+
+@njit(cache=True, inline="always")
+def categorical_row(state, P, row):
+    """:func:`categorical_normalised` over the row ``P[row]`` of a 2-d array.
+
+    Indexing the row in place, instead of taking a view, spares the hot loops
+    the atomic reference counting a view costs in Numba.
+    """
+    u = uniform(state)
+    acc = 0.0
+    last = 0
+    for c in range(P.shape[1]):
+        p = P[row, c]
+        if p > 0.0:
+            acc += p
+            last = c
+            if u < acc:
+                return c
+    return last

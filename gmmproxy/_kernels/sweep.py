@@ -75,6 +75,77 @@ def _record(t, W, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen):
         prev[i] = cur[i]
 
 
+@njit(cache=True, _nrt=False)
+def _alg1_rounds(state, W, Wn, R, Rn, DN, DNn, BL, BLn, BH, BHn, BS, BSn, ptr, ptr_n, mu, chol, mu1, inv_sd,
+                 log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work, D, drow, cand, x, y, dx, dy, WB,
+                 prev, cur, seen, p, kvec, eps, sequential, fifo, use_graph, graph, steps, rec_mode, rec_w, rec_s,
+                 nsil, nswitch, final_rag):
+    """The rounds of Algorithm 1 on preallocated buffers; the final RAG -> final_rag.
+
+    Compiled without Numba's reference counting (``_nrt=False``): it allocates
+    nothing, and the atomic increments and decrements Numba otherwise emits
+    for every array passed to an inlined helper took about half the time of
+    an agent update.
+    """
+    n, K = W.shape
+    r = R.shape[1]
+    d = R.shape[2]
+    for t in range(steps):
+        gidx, k, need_dist = round_setup(t, W, kvec, graph, use_graph, sequential, D)
+        for i in range(n):
+            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph, gidx)
+            # query from agent i, drawn with its current weights
+            sample_point(state, W, i, mu, chol, x)
+            lx, hx, bx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                      inv_spacing, cutoff, logd, work, dx)
+            # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
+            slot_j = ptr[j] if fifo else farthest_index(R, j, x)
+            em_weights(W, j, DN, j, BL, BH, BS, slot_j, dx, lx, hx, bx, eps, WB, 0)
+            # answer drawn from the pseudo-updated weights (row 0 of WB)
+            sample_point(state, WB, 0, mu, chol, y)
+            ly, hy, by = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                      inv_spacing, cutoff, logd, work, dy)
+            slot_i = ptr[i] if fifo else farthest_index(R, i, y)
+            em_weights(W, i, DN, i, BL, BH, BS, slot_i, dy, ly, hy, by, eps, WB, 1)
+            if not sequential:
+                # carry agent i's unchanged RAG rows into the new buffers
+                # (explicit loops: slice assignment is slow in Numba)
+                for h in range(r):
+                    if h != slot_i:
+                        for a in range(d):
+                            Rn[i, h, a] = R[i, h, a]
+                        BLn[i, h] = BL[i, h]
+                        BHn[i, h] = BH[i, h]
+                        BSn[i, h] = BS[i, h]
+                        # only the band of each cached row is ever read
+                        for c in range(BL[i, h], BH[i, h]):
+                            DNn[i, h, c] = DN[i, h, c]
+            for c in range(K):
+                Wn[i, c] = WB[1, c]
+            for c in range(ly, hy):
+                DNn[i, slot_i, c] = dy[c]
+            BLn[i, slot_i] = ly
+            BHn[i, slot_i] = hy
+            BSn[i, slot_i] = by
+            for a in range(d):
+                Rn[i, slot_i, a] = y[a]
+            if fifo:
+                ptr_n[i] = (ptr[i] + 1) % r
+        if not sequential:
+            W, Wn = Wn, W
+            R, Rn = Rn, R
+            DN, DNn = DNn, DN
+            BL, BLn = BLn, BL
+            BH, BHn = BHn, BH
+            BS, BSn = BSn, BS
+            ptr, ptr_n = ptr_n, ptr
+        _record(t + 1, W, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
+    for i in range(n):
+        for h in range(r):
+            for a in range(d):
+                final_rag[i, h, a] = R[i, h, a]
+
+
 @njit(cache=True)
 def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, sequential, fifo,
              use_graph, graph, steps, rec_mode, rec_w, rec_s, nsil, nswitch, final_silos, final_rag):
@@ -122,7 +193,7 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
     if sample_rag:
         for i in range(n):
             for h in range(r):
-                sample_point(state, W[i], mu, chol, R[i, h])
+                sample_point(state, W, i, mu, chol, R[i, h])
     for i in range(n):
         for h in range(r):
             lo, hi, bs = _point_densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
@@ -155,65 +226,17 @@ def run_alg1(state, W0, R0, sample_rag, mu, chol, half_logdet, p, kvec, eps, seq
     y = np.empty(d)
     dx = np.empty(K)
     dy = np.empty(K)
-    wj = np.empty(K)
-    wi = np.empty(K)
+    WB = np.empty((2, K))  # row 0: partner's pseudo-update, row 1: agent's update
     prev = np.zeros(n, dtype=np.int64)
     cur = np.zeros(n, dtype=np.int64)
     seen = np.zeros(K, dtype=np.int64)
 
     _record(0, W0, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
-    for t in range(steps):
-        gidx, k, need_dist = round_setup(t, W, kvec, graph, use_graph, sequential, D)
-        for i in range(n):
-            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph[gidx, i])
-            # query from agent i, drawn with its current weights
-            sample_point(state, W[i], mu, chol, x)
-            lx, hx, bx = _point_densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
-                                      inv_spacing, cutoff, logd, work, dx)
-            # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
-            slot_j = ptr[j] if fifo else farthest_index(R[j], x)
-            em_weights(W[j], DN[j], BL[j], BH[j], BS[j], slot_j, dx, lx, hx, bx, eps, wj)
-            # answer drawn from the pseudo-updated weights
-            sample_point(state, wj, mu, chol, y)
-            ly, hy, by = _point_densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
-                                      inv_spacing, cutoff, logd, work, dy)
-            slot_i = ptr[i] if fifo else farthest_index(R[i], y)
-            em_weights(W[i], DN[i], BL[i], BH[i], BS[i], slot_i, dy, ly, hy, by, eps, wi)
-            if not sequential:
-                # carry agent i's unchanged RAG rows into the new buffers
-                # (explicit loops: slice assignment is slow in Numba)
-                for h in range(r):
-                    if h != slot_i:
-                        for a in range(d):
-                            Rn[i, h, a] = R[i, h, a]
-                        BLn[i, h] = BL[i, h]
-                        BHn[i, h] = BH[i, h]
-                        BSn[i, h] = BS[i, h]
-                        # only the band of each cached row is ever read
-                        for c in range(BL[i, h], BH[i, h]):
-                            DNn[i, h, c] = DN[i, h, c]
-            for c in range(K):
-                Wn[i, c] = wi[c]
-            for c in range(ly, hy):
-                DNn[i, slot_i, c] = dy[c]
-            BLn[i, slot_i] = ly
-            BHn[i, slot_i] = hy
-            BSn[i, slot_i] = by
-            for a in range(d):
-                Rn[i, slot_i, a] = y[a]
-            if fifo:
-                ptr_n[i] = (ptr[i] + 1) % r
-        if not sequential:
-            W, Wn = Wn, W
-            R, Rn = Rn, R
-            DN, DNn = DNn, DN
-            BL, BLn = BLn, BL
-            BH, BHn = BHn, BH
-            BS, BSn = BSn, BS
-            ptr, ptr_n = ptr_n, ptr
-        _record(t + 1, W, rec_mode, rec_w, rec_s, nsil, nswitch, prev, cur, seen)
+    _alg1_rounds(state, W, Wn, R, Rn, DN, DNn, BL, BLn, BH, BHn, BS, BSn, ptr, ptr_n, mu, chol, mu1, inv_sd,
+                 log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work, D, drow, cand, x, y, dx, dy, WB,
+                 prev, cur, seen, p, kvec, eps, sequential, fifo, use_graph, graph, steps, rec_mode, rec_w, rec_s,
+                 nsil, nswitch, final_rag)
     final_silos[:] = cur
-    final_rag[:] = R
 
 
 @njit(cache=True)
@@ -318,7 +341,7 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, s
     if sample_rag:
         for i in range(n):
             for h in range(r):
-                sample_point(state, W[i], mu, CH[i], R[i, h])
+                sample_point(state, W, i, mu, CH[i], R[i, h])
     if sequential:
         Wn = W
         Rn = R
@@ -336,7 +359,7 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, s
     cand = np.empty(n, dtype=np.int64)
     x = np.empty(d)
     y = np.empty(d)
-    wj = np.empty(K)
+    wj2 = np.empty((1, K))
     wi = np.empty(K)
     chj = np.empty((K, d, d))
     hlj = np.empty(K)
@@ -358,13 +381,13 @@ def run_alg2(state, W0, R0, sample_rag, mu, chol0, half_logdet0, p, kvec, eps, s
     for t in range(steps):
         gidx, k, need_dist = round_setup(t, W, kvec, graph, use_graph, sequential, D)
         for i in range(n):
-            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph[gidx, i])
-            sample_point(state, W[i], mu, CH[i], x)
-            slot_j = ptr[j] if fifo else farthest_index(R[j], x)
+            j = partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph, gidx)
+            sample_point(state, W, i, mu, CH[i], x)
+            slot_j = ptr[j] if fifo else farthest_index(R, j, x)
             _em_cov(W[j], R[j], slot_j, x, mu, CH[j], HL[j], logdet_ref, eps, cutoff, min_var,
-                    volume_preserving, prior, gam, logd, work, dens, S, wj, chj, hlj)
-            sample_point(state, wj, mu, chj, y)
-            slot_i = ptr[i] if fifo else farthest_index(R[i], y)
+                    volume_preserving, prior, gam, logd, work, dens, S, wj2[0], chj, hlj)
+            sample_point(state, wj2, 0, mu, chj, y)
+            slot_i = ptr[i] if fifo else farthest_index(R, i, y)
             _em_cov(W[i], R[i], slot_i, y, mu, CH[i], HL[i], logdet_ref, eps, cutoff, min_var,
                     volume_preserving, prior, gam, logd, work, dens, S, wi, chi, hli)
             if not sequential:
