@@ -110,21 +110,12 @@ def categorical(state, probs):
 
 
 @njit(cache=True, inline="always")
-def categorical_normalised(state, probs):
-    """As :func:`categorical` for probabilities already summing to 1 up to rounding.
-
-    Skips the normalising pass; the rounding gap (~1e-16) falls to the last
-    index with positive mass.
-    """
-    return _scan(probs, uniform(state))
-
-
-@njit(cache=True, inline="always")
 def categorical_row(state, P, row):
-    """:func:`categorical_normalised` over the row ``P[row]`` of a 2-d array.
+    """An index drawn with probabilities ``P[row]``, which sum to 1 up to rounding.
 
-    Indexing the row in place, instead of taking a view, spares the hot loops
-    the atomic reference counting a view costs in Numba.
+    Skips :func:`categorical`'s normalising pass (the rounding gap, ~1e-16,
+    falls to the last index with positive mass). The row is indexed in place
+    rather than sliced, which keeps the hot loops free of reference counting.
     """
     u = uniform(state)
     acc = 0.0
