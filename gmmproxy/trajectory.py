@@ -23,7 +23,9 @@ _FORMAT = "gmmproxy-results/1"
 def _save(path, kind: str, arrays: dict, meta: dict) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz") if path.suffix == "" else path
+        # as numpy.savez: the file always ends in .npz (run.npy -> run.npy.npz), so its
+        # name never promises another format
+        path = path.with_name(path.name + ".npz")
     meta = dict(meta, kind=kind, format=_FORMAT)
     payload = {k: v for k, v in arrays.items() if v is not None}
     payload["__meta__"] = np.array(json.dumps(meta))

@@ -89,3 +89,13 @@ def test_saved_file_has_json_metadata_and_no_pickles(tmp_path):
         meta = json.loads(str(data["__meta__"]))
     assert meta["kind"] == "trajectory" and meta["config"]["n_agents"] == 5
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_save_always_writes_an_npz_name(tmp_path):
+    import gmmproxy
+
+    traj = gmmproxy.simulate(gmmproxy.SimulationConfig(n_agents=4, rag_size=2), steps=2, seed=0)
+    for name, expected in [("a", "a.npz"), ("b.npz", "b.npz"), ("c.npy", "c.npy.npz")]:
+        written = traj.save(tmp_path / name)
+        assert written.name == expected and written.exists()
+        assert gmmproxy.Trajectory.load(written).steps == 2
