@@ -15,11 +15,16 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0+src"
 
-from gmmproxy import metrics, topology
-from gmmproxy._seeding import replicate_seed
-from gmmproxy.config import SimulationConfig
-from gmmproxy.simulate import simulate, simulate_many
-from gmmproxy.trajectory import Ensemble, Trajectory
+from gmmproxy._threading import choose_threading_layer as _choose_threading_layer
+
+# before any kernel can launch: Numba fixes its threading layer at the first parallel call
+_choose_threading_layer()
+
+from gmmproxy import metrics, topology  # noqa: E402
+from gmmproxy._seeding import replicate_seed  # noqa: E402
+from gmmproxy.config import SimulationConfig  # noqa: E402
+from gmmproxy.simulate import simulate, simulate_many  # noqa: E402
+from gmmproxy.trajectory import Ensemble, Trajectory  # noqa: E402
 
 __all__ = [
     "Ensemble",

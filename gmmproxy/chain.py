@@ -25,7 +25,9 @@ also track the polarization events of spec Section 6 (``levels=...``).
 from __future__ import annotations
 
 import numbers
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,6 +181,10 @@ class ChainResult:
     draws_in_window : ndarray (...) of bool or None
         Whether every one of the T draws fell in the sender's pole window
         (``A+`` if the sender's weight on +1 was >= 1/2, else ``A-``).
+    interrupted : bool
+        ``simulate_chain_many`` only: True when Ctrl-C stopped the batch; the
+        arrays then hold the replicates finished before (``provenance
+        ["replicates"]`` of the ``provenance["replicates_requested"]``).
     """
 
     config: ChainConfig
@@ -195,6 +201,7 @@ class ChainResult:
     event_final: np.ndarray | None
     draws_in_window: np.ndarray | None
     provenance: dict
+    interrupted: bool = False
 
     @property
     def weights(self) -> np.ndarray:
@@ -315,6 +322,18 @@ def _run(cfg, steps, states, seed_ss, init_weights, init_log_weights, init_rag, 
     n_lev = len(levels)
     track = n_lev > 0
     log_deltas = np.array([log_thresholds(cfg.sigmas[0], lv) for lv in levels], dtype=float)
+    if cfg.eps > 0:
+        # Once updated, an agent's minority weight is clipped to at least eps, so with
+        # eps >= delta_l the event E_l can never hold after the first update: the result
+        # would read "probability 0" for a reason that has nothing to do with the dynamics.
+        for lv, ld in zip(levels, log_deltas):
+            if np.log(cfg.eps) >= ld:
+                shown = f"{np.exp(ld):.3g}" if ld > -700 else f"exp({ld:.6g})"
+                raise ValueError(
+                    f"eps = {cfg.eps:g} is >= delta_{lv} = {shown} (the level-{lv} threshold at "
+                    f"sigma = {cfg.sigmas[0]:g}): weights clipped to [eps, 1-eps] can never be level-{lv} "
+                    f"polarized; use ChainConfig(eps=0) (the exact chain of the theorems) or eps < delta_{lv}"
+                )
     ts = steps + 1
     out_lw = np.empty((n_rep, m, n_comp))
     out_rag = np.empty((n_rep, m, r, d))
@@ -401,20 +420,66 @@ def simulate_chain(cfg, steps, seed, init_weights=None, init_rag=None, *, init_l
 
 
 def simulate_chain_many(cfg, steps, replicates, seed, init_weights=None, init_rag=None, *,
-                        init_log_weights=None, record=(), levels=None) -> ChainResult:
+                        init_log_weights=None, record=(), levels=None, progress=None,
+                        chunk_size=None) -> ChainResult:
     """Run ``replicates`` independent chains in parallel (Numba ``prange``).
 
     Replicate r uses the seed ``replicate_seed(seed, r)``; results do not depend
     on the number of threads. All replicates start from the same weights; RAGs
     drawn by ``init_rag="mixture"``/``"windows"`` are drawn per replicate.
     Parameters as in :func:`simulate_chain`; outputs carry a leading axis of
-    length ``replicates``.
+    length ``replicates``. ``progress`` shows a bar on stderr (default: when
+    stderr is a terminal); ``chunk_size`` replicates run per kernel call (the
+    granularity of the bar and of Ctrl-C, which keeps the finished chunks and
+    sets ``interrupted``; results do not depend on it).
     """
     replicates = check_int("replicates", replicates, 1)
+    if progress is None:
+        progress = sys.stderr.isatty()
     ss = as_seed_sequence(seed)
-    states = replicate_states(ss, replicates)
-    return ChainResult(**_run(cfg, steps, states, ss, init_weights, init_log_weights, init_rag,
-                              record, levels))
+    if chunk_size is None:
+        # about 2e5 agent updates per kernel call (a fraction of a second), so the bar
+        # moves and Ctrl-C is answered promptly; the result does not depend on it
+        chunk_size = max(1, min(replicates, 200_000 // max(1, int(steps) if isinstance(steps, int) else 1)))
+    else:
+        chunk_size = check_int("chunk_size", chunk_size, 1)
+    # validate everything once before any work (the first chunk would, but only after seeding)
+    _run(cfg, steps, replicate_states(ss, 1)[:0], ss, init_weights, init_log_weights, init_rag, record, levels)
+    parts, done, interrupted, bar = [], 0, False, None
+    try:
+        if progress:
+            import click
+
+            bar = click.progressbar(length=replicates, label="chains", file=sys.stderr)
+            bar.__enter__()
+        while done < replicates:
+            n = min(chunk_size, replicates - done)
+            states = replicate_states(ss, n, start=done)
+            parts.append(_run(cfg, steps, states, ss, init_weights, init_log_weights, init_rag, record, levels))
+            done += n
+            if bar is not None:
+                bar.update(n)
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"simulate_chain_many interrupted: keeping the {done} of {replicates} "
+                      "replicates already finished", RuntimeWarning, stacklevel=2)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if not parts:
+        parts.append(_run(cfg, steps, replicate_states(ss, 1)[:0], ss, init_weights, init_log_weights,
+                          init_rag, record, levels))
+    out = dict(parts[0])
+    for key in ("log_weights", "rag", "trajectory_log_weights", "trajectory_rag", "updated", "sender",
+                "draws", "hit_time", "event_final", "draws_in_window"):
+        if out[key] is not None:
+            out[key] = np.concatenate([p[key] for p in parts], axis=0)
+    prov = dict(out["provenance"])
+    prov["replicates"] = done
+    prov["replicates_requested"] = replicates
+    prov["wall_time_s"] = sum(p["provenance"]["wall_time_s"] for p in parts)
+    out["provenance"] = prov
+    return ChainResult(**out, interrupted=interrupted)
 
 
 __all__ = ["ChainConfig", "ChainResult", "simulate_chain", "simulate_chain_many", "default_log_weights"]

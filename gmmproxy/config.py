@@ -18,6 +18,10 @@ from gmmproxy._validation import check_float, check_int
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
 
 DEFAULT_EPS = 1e-12
+# Standard deviations outside [SD_MIN, SD_MAX] make variances or squared
+# distances over/underflow float64 (sigma = 1e300: inf; 1e-300: a zero
+# variance), so they are refused up front rather than failing inside LAPACK.
+SD_MIN, SD_MAX = 1e-100, 1e100
 _UPDATES = ("synchronous", "sequential")
 _REPLACEMENTS = ("farthest", "fifo")
 
@@ -148,6 +152,9 @@ class SimulationConfig:
         sigma = _float("sigma", self.sigma)
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0; got {sigma}")
+        if not SD_MIN <= sigma <= SD_MAX:
+            raise ValueError(f"sigma must be in [{SD_MIN:g}, {SD_MAX:g}] (sigma**2 must be a representable "
+                             f"variance); got {sigma:g}")
         set_("sigma", sigma)
 
         # covariances -> always stored as full (K, d, d)
@@ -185,6 +192,11 @@ class SimulationConfig:
                         f"covariances[{c}] must be positive definite; its smallest eigenvalue is "
                         f"{np.linalg.eigvalsh(cov[c]).min():.3g}"
                     ) from None
+            eig = np.linalg.eigvalsh(cov)
+            if eig.min() < SD_MIN**2 or eig.max() > SD_MAX**2:
+                raise ValueError(f"covariances must have eigenvalues in [{SD_MIN**2:g}, {SD_MAX**2:g}] "
+                                 f"(standard deviations in [{SD_MIN:g}, {SD_MAX:g}]); got "
+                                 f"[{eig.min():.3g}, {eig.max():.3g}]")
         cov.setflags(write=False)
         set_("covariances", cov)
 
@@ -250,8 +262,8 @@ class SimulationConfig:
         if self.volume_preserving and not self.update_covariances:
             raise ValueError("volume_preserving=True requires update_covariances=True")
         min_sd = _float("min_sd", self.min_sd)
-        if min_sd <= 0:
-            raise ValueError(f"min_sd must be > 0; got {min_sd}")
+        if not SD_MIN <= min_sd <= SD_MAX:
+            raise ValueError(f"min_sd must be in [{SD_MIN:g}, {SD_MAX:g}]; got {min_sd:g}")
         set_("min_sd", min_sd)
 
         if self.graph is not None:

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from gmmproxy._memory import check_simulation_memory
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
 from gmmproxy.config import SimulationConfig
 from gmmproxy.trajectory import Ensemble, Trajectory
@@ -156,6 +157,7 @@ def simulate(cfg: SimulationConfig, steps: int = 100, seed=None, *, record: str 
     steps, wdt = _check_common(cfg, steps, record, weights_dtype)
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {_ENGINES}; got {engine!r}")
+    check_simulation_memory(cfg, steps, 1, record if engine == "numba" else "weights", wdt.itemsize)
     ss = as_seed_sequence(seed)
     t0 = time.perf_counter()
     if engine == "reference":
@@ -244,6 +246,8 @@ def simulate_many(cfg: SimulationConfig, steps: int = 80, replicates: int = 100,
             raise ValueError(
                 f"n_threads must be an integer in [1, {numba.config.NUMBA_NUM_THREADS}]; got {n_threads!r}"
             )
+    check_simulation_memory(cfg, steps, replicates, record, wdt.itemsize,
+                            concurrent=min(chunk_size, n_threads or numba.config.NUMBA_NUM_THREADS))
     ss = as_seed_sequence(seed)
     if progress is None:
         progress = sys.stderr.isatty()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from gmmproxy import metrics
+from gmmproxy._outputs import atomic_write
 from gmmproxy.config import SimulationConfig
 
 __all__ = ["Trajectory", "Ensemble"]
@@ -29,11 +30,8 @@ def _save(path, kind: str, arrays: dict, meta: dict) -> Path:
     meta = dict(meta, kind=kind, format=_FORMAT)
     payload = {k: v for k, v in arrays.items() if v is not None}
     payload["__meta__"] = np.array(json.dumps(meta))
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **payload)
-    tmp.replace(path)  # atomic: a crash never leaves a half-written result
-    return path
+    # atomic: a crash or Ctrl-C never leaves a half-written result or a stray temp file
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **payload))
 
 
 def _load(path, kind: str):

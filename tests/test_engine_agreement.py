@@ -2,10 +2,13 @@
 
 The two engines use different generators (xoshiro256** vs NumPy's PCG64), so
 runs cannot be compared one by one. Instead, over many replicates of a small
-configuration, two statistics are compared with two-sample tests:
+configuration, these statistics are compared with two-sample tests:
 
 * the number of silos at T (chi-square test of homogeneity on the counts,
   sparse categories pooled so every expected count is >= 5);
+* the number of silos N(t) at the early rounds t = 1, 2, 3, 5, the same way
+  (Bonferroni over the four): a wrong partner rule or an update read from
+  the wrong buffer shows in the first rounds and is often washed out by T;
 * the time to a single silo (Mann-Whitney U; runs that never reach one silo
   are censored at T + 1, which keeps the ordering of the times).
 
@@ -23,21 +26,25 @@ from gmmproxy.reference import simulate_reference
 
 ALPHA = 1e-3
 T = 30
+EARLY = (1, 2, 3, 5)
 BASE = dict(n_agents=8, n_components=8, sigma=0.3, rag_size=3, p_mirror=0.3, n_neighbors=3)
 
 
 def _reference_stats(cfg, steps, R):
     final, tts = np.empty(R, int), np.empty(R, int)
+    early = np.empty((R, len(EARLY)), int)
     for s in range(R):
         silos = metrics.silo_ids(simulate_reference(cfg, steps, s)["weights"])
-        final[s] = metrics.n_silos(silos)[-1]
+        ns = metrics.n_silos(silos)
+        final[s] = ns[-1]
+        early[s] = ns[list(EARLY)]
         tts[s] = metrics.time_to_single_silo(silos)
-    return final, tts
+    return final, tts, early
 
 
 def _numba_stats(cfg, steps, R, seed):
     ens = gmmproxy.simulate_many(cfg, steps, R, seed=seed, record="metrics", progress=False)
-    return ens.n_silos[:, -1], ens.time_to_single_silo
+    return ens.n_silos[:, -1], ens.time_to_single_silo, ens.n_silos[:, list(EARLY)]
 
 
 def _pooled_table(a, b, min_expected=5.0):
@@ -57,13 +64,20 @@ def _pooled_table(a, b, min_expected=5.0):
     return table
 
 
+def _homogeneity_pvalue(a, b):
+    table = _pooled_table(a, b)
+    return 1.0 if table.shape[1] < 2 else stats.chi2_contingency(table, correction=False).pvalue
+
+
 def _agreement_pvalues(ref, nb, steps):
-    (f_ref, t_ref), (f_nb, t_nb) = ref, nb
-    table = _pooled_table(f_ref, f_nb)
-    p_silos = 1.0 if table.shape[1] < 2 else stats.chi2_contingency(table, correction=False).pvalue
+    """p-values: N(T), time to one silo, and the early N(t) (smallest, Bonferroni-corrected)."""
+    (f_ref, t_ref, e_ref), (f_nb, t_nb, e_nb) = ref, nb
+    p_silos = _homogeneity_pvalue(f_ref, f_nb)
     cens = lambda t: np.where(t == metrics.NEVER, steps + 1, t)  # noqa: E731
     p_time = stats.mannwhitneyu(cens(t_ref), cens(t_nb), alternative="two-sided").pvalue
-    return p_silos, p_time
+    p_each = [_homogeneity_pvalue(e_ref[:, c], e_nb[:, c]) for c in range(len(EARLY))]
+    p_early = min(1.0, len(EARLY) * min(p_each))
+    return p_silos, p_time, p_early
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +97,10 @@ def test_pooled_table_keeps_totals_and_expected_counts():
 
 def test_numba_agrees_with_reference_in_distribution(reference_base):
     nb = _numba_stats(SimulationConfig(**BASE), T, 2000, seed=20240)
-    p_silos, p_time = _agreement_pvalues(reference_base, nb, T)
+    p_silos, p_time, p_early = _agreement_pvalues(reference_base, nb, T)
     assert p_silos > ALPHA, f"N(T) distributions differ: p = {p_silos:.2e}"
     assert p_time > ALPHA, f"time-to-one-silo distributions differ: p = {p_time:.2e}"
+    assert p_early > ALPHA, f"early N(t), t in {EARLY}, distributions differ: p = {p_early:.2e}"
     # and the means are close in absolute terms (a sanity check on the test itself)
     assert abs(reference_base[0].mean() - nb[0].mean()) < 0.25
 
@@ -94,8 +109,9 @@ def test_numba_agrees_with_reference_in_distribution(reference_base):
 def test_agreement_test_has_power(reference_base, p_other):
     """The same tests reject a Numba batch with a different mirroring probability."""
     nb = _numba_stats(SimulationConfig(**{**BASE, "p_mirror": p_other}), T, 2000, seed=20241)
-    p_silos, p_time = _agreement_pvalues(reference_base, nb, T)
+    p_silos, p_time, p_early = _agreement_pvalues(reference_base, nb, T)
     assert min(p_silos, p_time) < ALPHA
+    assert p_early < ALPHA
 
 
 def _slow_configs():
@@ -122,6 +138,7 @@ def test_numba_agrees_with_reference_more_configs(name):
     cfg, steps = _slow_configs()[name]
     ref = _reference_stats(cfg, steps, 300)
     nb = _numba_stats(cfg, steps, 3000, seed=777)
-    p_silos, p_time = _agreement_pvalues(ref, nb, steps)
+    p_silos, p_time, p_early = _agreement_pvalues(ref, nb, steps)
     assert p_silos > ALPHA, f"{name}: N(T) distributions differ: p = {p_silos:.2e}"
+    assert p_early > ALPHA, f"{name}: early N(t) distributions differ: p = {p_early:.2e}"
     assert p_time > ALPHA, f"{name}: time-to-one-silo distributions differ: p = {p_time:.2e}"

@@ -6,6 +6,7 @@ Registered by ``gmmproxy.cli`` as the lazily loaded group ``theory``. A
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -134,6 +135,14 @@ def q_command(n_agents, rag_size, sigma):
                    f"q = {mpmath.nstr(q, 7)}")
 
 
+def _consistent_cell(est):
+    if est.bound is None:
+        return ""
+    if not est.applies:
+        return "n/a"  # hypotheses fail (see the notes): the bound is shown for comparison only
+    return "yes" if est.consistent else "NO"
+
+
 def _mc_rows(results):
     from theory.tables import format_sci
 
@@ -149,7 +158,7 @@ def _mc_rows(results):
                 "" if est.slack is None else f"{est.slack:.4g}",
                 "" if est.sharp_bound is None else format_sci(est.sharp_bound, 4),
                 est.bound_name,
-                "" if est.consistent is None else ("yes" if est.consistent else "NO"),
+                _consistent_cell(est),
             ])
     return header, rows
 
@@ -187,19 +196,30 @@ def montecarlo_command(n_agents, rag_size, n_neighbors, sigma, level, horizon, r
 
     steps = horizon_steps(horizon, n_agents, rag_size)
     sigmas = parse_sigmas(sigma)
+    if start != "worst-case" and (n_plus is not None or start_level is not None):
+        raise ValueError("--n-plus and --start-level only apply to --start worst-case")
+    progress = sys.stderr.isatty()
     t0 = time.perf_counter()
     results = []
-    for s in sigmas:
-        if start == "worst-case":
-            res = theorem2_montecarlo(n_agents, rag_size, n_neighbors, s, level, steps, replicates, seed,
-                                      n_plus=n_plus, start_level=start_level, rag_start=rag_start,
-                                      confidence=confidence, interval=interval)
-        else:
-            if n_plus is not None or start_level is not None:
-                raise ValueError("--n-plus and --start-level only apply to --start worst-case")
-            res = reach_montecarlo(n_agents, rag_size, s, steps, replicates, seed, level=level,
-                                   n_neighbors=n_neighbors, confidence=confidence, interval=interval)
-        results.append((s, res))
+    try:
+        for s in sigmas:
+            if start == "worst-case":
+                res = theorem2_montecarlo(n_agents, rag_size, n_neighbors, s, level, steps, replicates, seed,
+                                          n_plus=n_plus, start_level=start_level, rag_start=rag_start,
+                                          confidence=confidence, interval=interval, progress=progress)
+            else:
+                res = reach_montecarlo(n_agents, rag_size, s, steps, replicates, seed, level=level,
+                                       n_neighbors=n_neighbors, confidence=confidence, interval=interval,
+                                       progress=progress)
+            results.append((s, res))
+            if res.parameters.get("interrupted"):
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C before any replicate of this sigma finished: report the sigmas already done
+        if not results:
+            raise
+    if len(results) < len(sigmas):
+        click.echo(f"interrupted: {len(results)} of {len(sigmas)} sigma values reported", err=True)
     wall = time.perf_counter() - t0
     header, rows = _mc_rows(results)
     text = format_rows(header, rows, fmt)

@@ -64,7 +64,10 @@ def wilson_interval(successes, trials, confidence=0.95):
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at k = 0 (k = n) the end is exactly 0 (1); the formula gives it only up to rounding
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
 
 
 def clopper_pearson_interval(successes, trials, confidence=0.95):
@@ -96,6 +99,7 @@ class Estimate:
     bound: object = None  # mpmath.mpf or None
     bound_name: str = ""
     sharp_bound: object = None  # the sharper variant (exact factor, coupon prefactor), if any
+    applies: bool = True  # whether the theorem's hypotheses hold for this run
 
     @property
     def estimate(self) -> float:
@@ -108,8 +112,15 @@ class Estimate:
 
     @property
     def consistent(self):
-        """True when the interval's upper end is >= the bound (no contradiction)."""
-        return None if self.bound is None else self.high >= float(self.bound)
+        """True when the interval's upper end is >= the bound (no contradiction).
+
+        None without a bound, or when the theorem's hypotheses do not hold for
+        this run (the bound is then shown for comparison only and a check
+        against it would mean nothing).
+        """
+        if self.bound is None or not self.applies:
+            return None
+        return self.high >= float(self.bound)
 
 
 def _interval(k, n, confidence, method):
@@ -117,10 +128,10 @@ def _interval(k, n, confidence, method):
     return (wilson_interval if method == "wilson" else clopper_pearson_interval)(k, n, confidence)
 
 
-def _estimate(name, flags, confidence, method, bound=None, bound_name="", sharp_bound=None):
+def _estimate(name, flags, confidence, method, bound=None, bound_name="", sharp_bound=None, applies=True):
     k, n = int(np.count_nonzero(flags)), int(flags.size)
     lo, hi = _interval(k, n, confidence, method)
-    return Estimate(name, k, n, lo, hi, bound, bound_name, sharp_bound)
+    return Estimate(name, k, n, lo, hi, bound, bound_name, sharp_bound, applies)
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,17 @@ class MonteCarloResult:
             if e.name == name:
                 return e
         raise KeyError(name)
+
+
+def _check_interrupted(res, notes):
+    """After Ctrl-C: keep the finished replicates (with a note), or re-raise when there are none."""
+    if not res.interrupted:
+        return
+    done = res.provenance["replicates"]
+    if done == 0:
+        raise KeyboardInterrupt
+    notes.append(f"interrupted: estimates from the {done} of {res.provenance['replicates_requested']} "
+                 "replicates finished before Ctrl-C")
 
 
 def worst_case_start(n_agents, sigma, level, n_plus=None):
@@ -168,7 +190,7 @@ def worst_case_start(n_agents, sigma, level, n_plus=None):
 def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, replicates, seed,
                         n_plus=None, start_level=None, rag_start="windows", init_log_weights=None,
                         init_rag=None, factor="exponential", prefactor="exponential",
-                        confidence=0.95, interval="wilson"):
+                        confidence=0.95, interval="wilson", progress=False):
     """Estimate the probabilities Theorem 2 bounds, next to the bounds.
 
     Parameters
@@ -206,6 +228,9 @@ def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, re
     confidence : float
         Interval level (default 0.95).
     interval : {"wilson", "clopper-pearson"}
+    progress : bool
+        Progress bar on stderr. Ctrl-C keeps the finished replicates (a note
+        says how many); with none finished it propagates.
 
     Returns
     -------
@@ -247,21 +272,26 @@ def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, re
         rag = init_rag
         start["rag"] = "given"
     res = simulate_chain_many(cfg, steps, replicates, ss, init_log_weights=lw, init_rag=rag,
-                              levels=(lv, lv + 1))
+                              levels=(lv, lv + 1), progress=progress)
+    _check_interrupted(res, notes)
     # hypotheses of Theorem 2 on the start state
     lw_arr = np.asarray(lw, dtype=float)
     ld = float(log_thresholds(s, lv))
     m_plus = int(np.count_nonzero(lw_arr[:, 1] <= ld))
     m_minus = int(np.count_nonzero(lw_arr[:, 0] <= ld))
     start_polarized = bool(np.all(res.hit_time[:, 0] == 0))
+    applies = True
     if not start_polarized:
+        applies = False
         notes.append(f"the start is not level-{lv} polarized in every replicate: Theorem 2 does not apply")
     if n_neighbors is None:
+        applies = False
         notes.append("no neighbour restriction (n_neighbors=None): Theorem 2 assumes k-restricted "
-                     "communication; bounds shown for comparison only")
+                     "communication; bounds shown for comparison only (consistency not checked)")
     elif min(m_plus, m_minus) <= n_neighbors and min(m_plus, m_minus) > 0:
+        applies = False
         notes.append(f"pole sizes {m_plus}/{m_minus} not both > k = {n_neighbors}: Theorem 2's "
-                     "hypothesis fails; bounds shown for comparison only")
+                     "hypothesis fails; bounds shown for comparison only (consistency not checked)")
     b_remain = bounds.remain_bound(s, lv, steps, factor)
     b_reach = bounds.reach_bound(m, s, lv, steps, factor, prefactor)
     b_remain_sharp = bounds.remain_bound(s, lv, steps, "exact")
@@ -270,16 +300,17 @@ def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, re
         notes.append(f"the reach bound is vacuous (negative) at T = {steps} < m ln m")
     est = (
         _estimate("remain", res.event_final[:, 0], conf, interval, b_remain, f"Thm 2 (i) [{factor}]",
-                  b_remain_sharp),
+                  b_remain_sharp, applies),
         _estimate("reach", res.event_final[:, 1], conf, interval, b_reach,
-                  f"Thm 2 (ii) [{factor}, {prefactor}]", b_reach_sharp),
+                  f"Thm 2 (ii) [{factor}, {prefactor}]", b_reach_sharp, applies),
         _estimate("draws_in_window", res.draws_in_window, conf, interval, b_remain,
-                  f"Thm 2 (i) [{factor}]", b_remain_sharp),
+                  f"Thm 2 (i) [{factor}]", b_remain_sharp, applies),
     )
     params = {
         "kind": "theorem2_montecarlo",
         "n_agents": m, "rag_size": r, "n_neighbors": n_neighbors, "sigma": s, "level": lv,
-        "steps": steps, "replicates": replicates, "seed": seed_record(ss), "start": start,
+        "steps": steps, "replicates": res.provenance["replicates"], "replicates_requested": replicates,
+        "interrupted": res.interrupted, "seed": seed_record(ss), "start": start,
         "pole_sizes": [m_plus, m_minus], "confidence": conf, "interval": interval,
         "factor": factor, "prefactor": prefactor, "version": _package_version(),
         "wall_time_s": res.provenance["wall_time_s"],
@@ -288,7 +319,7 @@ def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, re
 
 
 def reach_montecarlo(n_agents, rag_size, sigma, steps, replicates, seed, level=1, n_neighbors=None,
-                     confidence=0.95, interval="wilson"):
+                     confidence=0.95, interval="wilson", progress=False):
     """P(level-l polarization reached within T steps) from the default start.
 
     The start is the Algorithm-1-like default of :mod:`gmmproxy.chain`
@@ -312,9 +343,10 @@ def reach_montecarlo(n_agents, rag_size, sigma, steps, replicates, seed, level=1
     conf = _check_confidence(confidence)
     cfg = ChainConfig(n_agents=m, sigma=s, rag_size=r, n_neighbors=n_neighbors, eps=0.0)
     ss = as_seed_sequence(seed)
-    res = simulate_chain_many(cfg, steps, replicates, ss, init_rag="mixture", levels=(lv,))
-    hit = res.hit_time[:, 0]
     notes = []
+    res = simulate_chain_many(cfg, steps, replicates, ss, init_rag="mixture", levels=(lv,), progress=progress)
+    _check_interrupted(res, notes)
+    hit = res.hit_time[:, 0]
     q = None
     if lv == 1 and n_neighbors is None and steps == bounds.theorem1_horizon(m, r):
         q = bounds.theorem1_q(m, r, s)
@@ -330,7 +362,8 @@ def reach_montecarlo(n_agents, rag_size, sigma, steps, replicates, seed, level=1
     params = {
         "kind": "reach_montecarlo",
         "n_agents": m, "rag_size": r, "n_neighbors": n_neighbors, "sigma": s, "level": lv,
-        "steps": steps, "replicates": replicates, "seed": seed_record(ss),
+        "steps": steps, "replicates": res.provenance["replicates"], "replicates_requested": replicates,
+        "interrupted": res.interrupted, "seed": seed_record(ss),
         "start": {"kind": "default", "smoothing": 1e-12, "rag": "mixture"},
         "confidence": conf, "interval": interval, "version": _package_version(),
         "median_hit_time": float(np.median(reached)) if reached.size else None,

@@ -1,0 +1,55 @@
+"""Numba's threading layer: fork-based pools keep working after a parallel batch."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_SCRIPT = """
+import multiprocessing as mp
+import numba
+import gmmproxy
+
+def square(x):
+    return x * x
+
+cfg = gmmproxy.SimulationConfig(n_agents=4, n_components=4, rag_size=2)
+ens = gmmproxy.simulate_many(cfg, 3, 4, seed=1, progress=False)
+print(numba.threading_layer())
+# a fork-based pool after a parallel batch (as pyABC's multicore sampler or Mesa's batch_run)
+with mp.get_context("fork").Pool(2) as pool:
+    print(sum(pool.map(square, range(8))))
+"""
+
+
+def _run(env_layer=None):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    env["PYTHONPATH"] = _ROOT
+    if env_layer is not None:
+        env["NUMBA_THREADING_LAYER"] = env_layer
+    return subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
+def test_fork_pool_after_parallel_batch():
+    out = _run()
+    assert out.returncode == 0, out.stderr
+    layer, total = out.stdout.split()
+    assert layer in ("tbb", "workqueue") or (layer == "omp" and not sys.platform.startswith("linux"))
+    assert int(total) == sum(x * x for x in range(8))
+
+
+def test_user_choice_of_layer_is_kept():
+    out = _run("workqueue")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "workqueue"
+    # a layer set in code before importing gmmproxy is kept too
+    code = ("import numba; numba.config.THREADING_LAYER = 'threadsafe'\n"
+            "import gmmproxy; print(numba.config.THREADING_LAYER)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run([sys.executable, "-c", code], env=dict(env, PYTHONPATH=_ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "threadsafe", out.stderr
