@@ -1,6 +1,6 @@
-"""``gmmproxy llm``: run the flower experiment with real LLM agents.
+"""``gmmproxy llm``: the group of LLM commands and its ``run`` command (the flower experiment with real LLM agents).
 
-The lead's ``gmmproxy/cli.py`` attaches further sub-commands (``import``, ``silos``) to
+``gmmproxy/cli/__init__.py`` attaches further sub-commands (``import``, ``silos``) to
 :data:`llm_group`; only ``run`` lives here.
 """
 from __future__ import annotations
