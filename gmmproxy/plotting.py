@@ -27,6 +27,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from gmmproxy._validation import as_float_array as _as_float_array
+from gmmproxy.sweeps._summary import _as_results, sweep_summary  # re-exported: sweep_summary was defined here
+
 __all__ = [
     "plot_silos",
     "plot_silo_membership",
@@ -69,20 +72,6 @@ def _as_silos(silos, name: str = "silos") -> np.ndarray:
     if arr.min() < 0:
         raise ValueError(f"{name} labels must be >= 0; got minimum {int(arr.min())}")
     return arr.astype(np.int64, copy=False)
-
-
-def _as_float_array(x, name: str, ndim: int) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__}") from None
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s); got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got {int(np.sum(~np.isfinite(arr)))} non-finite values")
-    return arr
 
 
 def _check_ax(ax):
@@ -418,63 +407,6 @@ def plot_silos(silos, *, label_names=None, title=None, path=None, provenance=Non
 # --------------------------------------------------------------------------- #
 # sweeps
 # --------------------------------------------------------------------------- #
-def _as_results(values, results):
-    v = _as_float_array(values, "values", 1)
-    if np.unique(v).size != v.size:
-        raise ValueError(f"values must be distinct; got {v.tolist()}")
-    if isinstance(results, np.ndarray) and results.ndim == 2:
-        groups = [results[i] for i in range(results.shape[0])]
-    elif isinstance(results, np.ndarray):
-        raise ValueError(
-            f"results must have shape (len(values), replicates); got shape {results.shape}"
-        )
-    elif isinstance(results, Sequence) and not isinstance(results, (str, bytes)):
-        groups = list(results)
-    else:
-        raise TypeError(
-            "results must be a 2-d array or a sequence of 1-d arrays; "
-            f"got {type(results).__name__}"
-        )
-    if len(groups) != v.size:
-        raise ValueError(
-            f"results must hold one group per value ({v.size}); got {len(groups)}"
-        )
-    out = []
-    for i, g in enumerate(groups):
-        out.append(_as_float_array(g, f"results[{i}]", 1))
-    return v, out
-
-
-def sweep_summary(values, results, *, n_se: float = 5.0):
-    """Mean, standard error and band of a sweep (what :func:`plot_sweep` draws).
-
-    Parameters
-    ----------
-    values : array_like, shape (m,)
-        Distinct parameter values.
-    results : array_like, shape (m, R), or sequence of m 1-d arrays
-        Replicate outcomes per value.
-    n_se : float, default 5
-        Half-width of the band in standard errors.
-
-    Returns
-    -------
-    dict
-        ``values`` (sorted), ``mean``, ``se`` (sample sd with ddof=1 over
-        sqrt(R); 0 for a single replicate), ``lower``, ``upper``, ``n``.
-    """
-    v, groups = _as_results(values, results)
-    if not isinstance(n_se, numbers.Real) or not np.isfinite(n_se) or n_se < 0:
-        raise ValueError(f"n_se must be a finite number >= 0; got {n_se!r}")
-    order = np.argsort(v)
-    mean = np.array([groups[i].mean() for i in order])
-    n = np.array([groups[i].size for i in order])
-    se = np.array([groups[i].std(ddof=1) / np.sqrt(groups[i].size) if groups[i].size > 1 else 0.0
-                   for i in order])
-    return {"values": v[order], "mean": mean, "se": se,
-            "lower": mean - n_se * se, "upper": mean + n_se * se, "n": n}
-
-
 def plot_sweep(values, results, *, xlabel, ylabel, title=None, n_se: float = 5.0,
                jitter: float = 0.1, seed=0, ylim=None, ax=None, color="mediumslateblue",
                path=None, provenance=None):

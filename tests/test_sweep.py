@@ -8,7 +8,7 @@ from click.testing import CliRunner
 import gmmproxy
 from gmmproxy import metrics
 from gmmproxy.cli import main
-from gmmproxy.sweep import ROW_FIELDS, sweep
+from gmmproxy.sweeps import ROW_FIELDS, sweep
 
 BASE = gmmproxy.SimulationConfig(n_agents=8, sigma=0.3, rag_size=3, p_mirror=0.2)
 
@@ -59,7 +59,7 @@ def test_bad_grids_are_rejected_before_running(grid, word):
 
 
 def test_interrupted_sweep_keeps_finished_cells(monkeypatch, tmp_path):
-    import gmmproxy.sweep as sw
+    import gmmproxy.sweeps._grid as sw
 
     real = sw.simulate_many
     calls = {"n": 0}

@@ -51,7 +51,7 @@ def sweep_command(grid_items, steps, replicates, seed, out, progress, **model):
     Prints one line per cell (mean number of silos at T with its standard
     error, share of replicates reaching a single silo, mean time to it).
     """
-    from gmmproxy.sweep import sweep
+    from gmmproxy.sweeps import sweep
 
     base = _config(**model)
     grid = _parse_grid(grid_items)

@@ -1,4 +1,4 @@
-"""Parameter sweeps: a grid of configurations x replicates -> one tidy table.
+"""Grid sweeps: every combination of parameter values x replicates -> one tidy table of rows.
 
 Every cell of the grid (one combination of parameter values) runs
 ``simulate_many`` with its own seed ``replicate_seed(seed, cell_index)``, so a
