@@ -148,7 +148,7 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     sigma = 0.2, r = 5, p = 0.4, k = 29, T = 100, seed 618327487). Add
     --engine reference to reproduce the authors' published run bit for bit.
     """
-    from gmmproxy.simulate import simulate, simulate_many
+    from gmmproxy._simulate import simulate, simulate_many
 
     cfg = _config(**model)
     wdt = np.float32 if float32 else np.float64

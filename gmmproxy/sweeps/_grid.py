@@ -19,7 +19,7 @@ import numpy as np
 from gmmproxy import metrics
 from gmmproxy._seeding import as_seed_sequence, replicate_seed
 from gmmproxy.config import SimulationConfig
-from gmmproxy.simulate import simulate_many
+from gmmproxy._simulate import simulate_many
 
 __all__ = ["sweep", "ROW_FIELDS"]
 
