@@ -1,7 +1,7 @@
 """The ``gmmproxy`` command line: the top-level group, which loads one module per command group on demand.
 
-Sub-commands living in other packages are registered by import path and only
-imported when used, so ``gmmproxy --help`` stays fast and never imports torch.
+Sub-commands (one module per command group in this package, plus ``theory.cli``) are
+registered by import path and only imported when used, so ``gmmproxy --help`` stays fast and never imports torch.
 """
 from __future__ import annotations
 
