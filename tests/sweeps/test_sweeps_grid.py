@@ -75,3 +75,12 @@ def test_interrupted_sweep_keeps_finished_cells(monkeypatch, tmp_path):
     assert len(rows) == 3 and {r["cell"] for r in rows} == {0}
     with open(out) as fh:
         assert len(list(csv.DictReader(fh))) == 3
+
+
+def test_old_import_paths_still_reach_the_same_functions():
+    import gmmproxy.plotting
+    import gmmproxy.sweep
+    import gmmproxy.sweeps
+
+    assert gmmproxy.sweep.sweep is sweep and gmmproxy.sweep.ROW_FIELDS is ROW_FIELDS
+    assert gmmproxy.plotting.sweep_summary is gmmproxy.sweeps.sweep_summary
