@@ -23,7 +23,7 @@ _choose_threading_layer()
 from gmmproxy import metrics, topology  # noqa: E402
 from gmmproxy._seeding import replicate_seed  # noqa: E402
 from gmmproxy.config import SimulationConfig  # noqa: E402
-from gmmproxy.simulate import simulate, simulate_many  # noqa: E402
+from gmmproxy._simulate import simulate, simulate_many  # noqa: E402
 from gmmproxy.trajectory import Ensemble, Trajectory  # noqa: E402
 
 __all__ = [
