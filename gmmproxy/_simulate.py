@@ -196,7 +196,7 @@ def _default_chunk(cfg, steps, replicates):
     return int(max(1, min(replicates, 2_000_000 // per_rep)))
 
 
-def simulate_many(cfg: SimulationConfig, steps: int = 80, replicates: int = 100, seed=None, *,
+def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100, seed=None, *,
                   record: str = "silos", weights_dtype=np.float64, progress: bool | None = None,
                   chunk_size: int | None = None, n_threads: int | None = None) -> Ensemble:
     """Simulate independent replicates of one configuration, in parallel.
@@ -208,7 +208,7 @@ def simulate_many(cfg: SimulationConfig, steps: int = 80, replicates: int = 100,
     Parameters
     ----------
     cfg : SimulationConfig
-    steps : int, default 80
+    steps : int, default 100
         Rounds per replicate.
     replicates : int, default 100
         Number of replicates (>= 1).

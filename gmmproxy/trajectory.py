@@ -94,10 +94,14 @@ class Trajectory:
         return out
 
     @property
-    def time_to_single_silo(self) -> int | None:
-        """First step from which all agents share one silo; None when never."""
-        t = int(metrics.time_to_single_silo_from_counts(self.n_silos))
-        return None if t == metrics.NEVER else t
+    def time_to_single_silo(self) -> int:
+        """First step from which all agents share one silo; ``metrics.NEVER`` (-1) when never.
+
+        The same convention as :attr:`Ensemble.time_to_single_silo` (one int per
+        replicate) and :func:`gmmproxy.metrics.time_to_single_silo`. Earlier
+        versions returned None when never; ``summary()`` still says None there.
+        """
+        return int(metrics.time_to_single_silo_from_counts(self.n_silos))
 
     def summary(self) -> dict:
         """Final number of silos, time to a single silo, switching statistics."""
@@ -106,7 +110,7 @@ class Trajectory:
             "n_steps": self.steps,
             "n_agents": self.config.n_agents,
             "n_silos_final": int(self.n_silos[-1]),
-            "time_to_single_silo": self.time_to_single_silo,
+            "time_to_single_silo": None if self.time_to_single_silo == metrics.NEVER else self.time_to_single_silo,
             "mean_switch_rate": float(np.nanmean(sw[1:])) if self.steps > 0 else 0.0,
             "final_switch_rate": float(sw[-1]) if self.steps > 0 else 0.0,
             "largest_silo_final": int(np.bincount(self.final_silos).max()),

@@ -108,7 +108,8 @@ def test_trajectory_metrics_agree_with_metrics_module():
     tr = gmmproxy.simulate(_cfg(1, "synchronous", "farthest", "alg1"), 25, seed=77)
     np.testing.assert_allclose(tr.switch_rate, metrics.switch_rate(tr.silos), equal_nan=True)
     t = metrics.time_to_single_silo(tr.silos)
-    assert tr.time_to_single_silo == (None if t == metrics.NEVER else int(t))
+    assert tr.time_to_single_silo == int(t) and type(tr.time_to_single_silo) is int
+    assert tr.summary()["time_to_single_silo"] == (None if t == metrics.NEVER else int(t))
     ref = metrics.summarize(tr.silos)
     got = tr.summary()
     for key in ref:

@@ -16,10 +16,26 @@ FORMAT_OPTION = click.option(
     "--format", "fmt", type=click.Choice(["markdown", "csv", "latex"]), default="markdown",
     show_default=True, help="Output format.",
 )
-OUTPUT_OPTION = click.option(
-    "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+_OUTPUT = click.option(
+    "--output", "output", type=click.Path(dir_okay=False), default=None,
     help="Write to this file (plus FILE.json with the parameters, seed and version) instead of stdout.",
 )
+_FORCE = click.option("--force", is_flag=True, help="Replace output files that already exist.")
+
+
+def OUTPUT_OPTION(func):  # noqa: N802 (used as a decorator like click's)
+    """``--output FILE`` and ``--force``."""
+    return _OUTPUT(_FORCE(func))
+
+
+def _check_output(output, force):
+    """Check ``--output`` (and its ``.json`` sidecar) before any work."""
+    if output is None:
+        return
+    from gmmproxy._outputs import check_output
+
+    check_output(output, option="--output", force=force)
+    check_output(str(output) + ".json", option="--output", force=force)
 
 
 def parse_sigmas(text):
@@ -82,16 +98,17 @@ def theory_group():
 @click.option("--prefactor", type=click.Choice(["exponential", "coupon"]), default="exponential",
               show_default=True, help="Table 3 prefactor: 1 - m e^{-T/m} (paper) or 1 - m (1-1/m)^T.")
 @OUTPUT_OPTION
-def table_command(number, fmt, factor, prefactor, output):
+def table_command(number, fmt, factor, prefactor, output, force):
     """The paper's Table NUMBER (1, 2 or 3), recomputed to 7 digits."""
     from theory.tables import paper_table
 
+    _check_output(output, force)
     tab = paper_table(number, factor=factor, prefactor=prefactor)
     _emit(tab.format(fmt), output, {"table": number, **tab.parameters()}, fmt)
 
 
 @theory_group.command("bounds")
-@click.option("--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents m (>= 3).")
+@click.option("--n-agents", "--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents m (>= 3).")
 @click.option("--sigma", "sigma", default="0.4,0.3,0.2,0.1,0.05", show_default=True,
               help="Comma-separated sigma values (rows).")
 @click.option("--level", "level", default="1-5", show_default=True, help="Levels (columns): '1-5' or '1,2,3'.")
@@ -104,16 +121,17 @@ def table_command(number, fmt, factor, prefactor, output):
               show_default=True)
 @FORMAT_OPTION
 @OUTPUT_OPTION
-def bounds_command(n_agents, sigma, level, horizon, bound, factor, prefactor, fmt, output):
+def bounds_command(n_agents, sigma, level, horizon, bound, factor, prefactor, fmt, output, force):
     """Theorem 2 lower bounds on a grid of sigma (rows) and level (columns)."""
     from theory.tables import bound_table
 
+    _check_output(output, force)
     tab = bound_table(n_agents, parse_sigmas(sigma), parse_levels(level), horizon, bound, factor, prefactor)
     _emit(tab.format(fmt), output, tab.parameters(), fmt)
 
 
 @theory_group.command("q")
-@click.option("--agents", "n_agents", type=int, required=True, help="Number of agents m (>= 3).")
+@click.option("--n-agents", "--agents", "n_agents", type=int, required=True, help="Number of agents m (>= 3).")
 @click.option("--rag-size", "rag_size", type=int, required=True, help="RAG size r (>= 1).")
 @click.option("--sigma", "sigma", type=float, required=True, help="Component standard deviation (> 0).")
 def q_command(n_agents, rag_size, sigma):
@@ -164,9 +182,9 @@ def _mc_rows(results):
 
 
 @theory_group.command("montecarlo")
-@click.option("--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents m (>= 3).")
+@click.option("--n-agents", "--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents m (>= 3).")
 @click.option("--rag-size", "rag_size", type=int, default=5, show_default=True, help="RAG size r (>= 1).")
-@click.option("--neighbors", "n_neighbors", type=int, default=None,
+@click.option("--n-neighbors", "--neighbors", "n_neighbors", type=int, default=None,
               help="k: sender among the k nearest agents (Theorem 2's hypothesis). Omit: uniform sender.")
 @click.option("--sigma", "sigma", default="0.2", show_default=True, help="Comma-separated sigma values.")
 @click.option("--level", "level", type=int, default=1, show_default=True, help="Starting level l (>= 1).")
@@ -188,12 +206,13 @@ def _mc_rows(results):
 @FORMAT_OPTION
 @OUTPUT_OPTION
 def montecarlo_command(n_agents, rag_size, n_neighbors, sigma, level, horizon, replicates, seed, start,
-                       n_plus, start_level, rag_start, confidence, interval, fmt, output):
+                       n_plus, start_level, rag_start, confidence, interval, fmt, output, force):
     """Monte-Carlo estimates of the bounded probabilities, side by side with the bounds."""
     from theory.horizon import horizon_steps
     from theory.montecarlo import reach_montecarlo, theorem2_montecarlo
     from theory.tables import format_rows
 
+    _check_output(output, force)
     steps = horizon_steps(horizon, n_agents, rag_size)
     sigmas = parse_sigmas(sigma)
     if start != "worst-case" and (n_plus is not None or start_level is not None):

@@ -253,10 +253,10 @@ def write_table_file(text, path, parameters, fmt):
         header = "<!-- " + json.dumps(prov) + " -->\n"
     elif fmt == "latex":
         header = "% " + json.dumps(prov) + "\n"
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(header + text)
-    with open(str(path) + ".json", "w", encoding="utf-8") as fh:
-        json.dump(prov, fh, indent=2)
+    from gmmproxy._outputs import atomic_write
+
+    atomic_write(path, lambda fh: fh.write((header + text).encode("utf-8")))
+    atomic_write(str(path) + ".json", lambda fh: fh.write(json.dumps(prov, indent=2).encode("utf-8")))
     return prov
 
 

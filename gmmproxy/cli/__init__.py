@@ -6,9 +6,15 @@ registered by import path and only imported when used, so ``gmmproxy --help`` st
 from __future__ import annotations
 
 import importlib
+import linecache
+import os
 import sys
+import traceback
+from pathlib import Path
 
 import click
+
+from gmmproxy._extras import MissingExtraError
 
 # name -> "module:attribute" of a click command or group
 _LAZY_COMMANDS = {
@@ -47,15 +53,59 @@ class _LazyGroup(click.Group):
         return cmd
 
     def invoke(self, ctx):
-        # Bad parameter values surface as ValueError from the validating layer:
-        # print them as one line and exit 2, like click's own usage errors.
         try:
             return super().invoke(ctx)
-        except (ValueError, TypeError) as exc:
-            if isinstance(exc, click.ClickException):
-                raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except MissingExtraError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except (ValueError, TypeError) as exc:
+            if not _raised_by_validation(exc):
+                _internal_error(ctx)
+            # a bad parameter value: one line and exit 2, like click's own usage errors
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            # the machine said no (disk full, permission changed mid-run): not a bug, not a usage error
+            where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+            click.echo(f"Error: cannot access{where}: {exc.strerror or exc}", err=True)
+            ctx.exit(1)
+        except Exception:
+            _internal_error(ctx)
+
+
+# where validation code lives: the gmmproxy package and its sibling theory package
+_PACKAGE_ROOTS = tuple(str(p) + os.sep for p in (Path(__file__).resolve().parents[1],
+                                                  Path(__file__).resolve().parents[2] / "theory"))
+
+
+def _raised_by_validation(exc: BaseException) -> bool:
+    """True when a ``raise`` statement in gmmproxy or theory raised ``exc`` (a checked input).
+
+    Validation code raises ValueError/TypeError explicitly with a message
+    naming the parameter. The same exception types also come out of NumPy,
+    SciPy or Python itself when *our* code has a bug (a shape mismatch, a
+    wrong call); those must keep their traceback, not pass for a user error.
+    """
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = str(Path(tb.tb_frame.f_code.co_filename).resolve())
+    if not filename.startswith(_PACKAGE_ROOTS):
+        return False
+    return linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).lstrip().startswith("raise")
+
+
+def _internal_error(ctx):
+    from gmmproxy import __version__
+
+    traceback.print_exc()
+    click.echo(f"gmmproxy {__version__}: internal error (a bug, not a problem with your input). Please report "
+               "it with the command line and the traceback above.", err=True)
+    ctx.exit(1)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

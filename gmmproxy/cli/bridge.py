@@ -13,6 +13,9 @@ import math
 import click
 import numpy as np
 
+from gmmproxy._outputs import atomic_write, check_output
+from gmmproxy.cli._options import check_outputs, force_option
+
 __all__ = ["import_command", "silos_command", "perspective_command"]
 
 
@@ -35,8 +38,24 @@ def _run_line(meta: dict) -> str:
 
 def _check_every(every: int) -> int:
     if every < 1:
-        raise ValueError(f"every must be >= 1; got {every}")
+        raise ValueError(f"--every must be >= 1; got {every}")
     return every
+
+
+def _check_complete(traj, log_path, allow_partial: bool) -> None:
+    """Refuse a log with fewer complete steps than its run record promises, unless --allow-partial."""
+    promised = traj.meta.get("n_steps")
+    if not isinstance(promised, int) or traj.n_steps >= promised:
+        return
+    found = (f"{log_path!r} holds {traj.n_steps} complete steps of the {promised} its run record "
+             "promises (a truncated, interrupted or corrupt log)")
+    if not allow_partial:
+        raise ValueError(f"LOG: {found}; pass --allow-partial to analyse the {traj.n_steps} steps anyway")
+    click.echo(f"warning: {found}; analysing the {traj.n_steps} complete steps (--allow-partial)", err=True)
+
+
+_ALLOW_PARTIAL = click.option("--allow-partial", is_flag=True,
+                              help="Analyse a log that stops before the steps its run record promises.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -47,8 +66,8 @@ def _check_every(every: int) -> int:
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for the converted logs (created if missing).")
-@click.option("--overwrite", is_flag=True, help="Replace logs that already exist.")
+              help="Folder for the converted logs (created if missing; its parent must exist).")
+@click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace logs that already exist.")
 def import_command(paths, out_dir, overwrite):
     """Convert published flower-experiment CSVs into run logs.
 
@@ -56,9 +75,16 @@ def import_command(paths, out_dir, overwrite):
     holding them. Each run (both halves, 80 steps) becomes
     OUT/flowers_p{P}_k{K}_v{V}.jsonl; labels are the extracted flower names.
     """
+    from pathlib import Path
+
     from gmmproxy.bridge.importer import import_published
     from gmmproxy.llm.log import read_log
 
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out_dir!r} is a file; give a folder")
+    if not out.exists():
+        check_output(out, option="--out")  # its parent must exist and be writable
     written = import_published(list(paths), out_dir, overwrite=overwrite)
     total = unlabelled = 0
     for path in written:
@@ -115,15 +141,19 @@ def silo_report(traj) -> dict:
 @click.argument("log_path", metavar="LOG", type=click.Path(exists=True, dir_okay=False))
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Save the silo membership / sizes figure (same as for a simulation).")
+@force_option
 @click.option("--every", default=10, show_default=True, type=int,
               help="Print every N-th step (and the last).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def silos_command(log_path, plot_path, every, as_json):
+@_ALLOW_PARTIAL
+def silos_command(log_path, plot_path, force, every, as_json, allow_partial):
     """Silo summary of a run log: silos over time, stability, entropy, time to one silo."""
     from gmmproxy.bridge.trajectory import from_log
 
     every = _check_every(every)
+    check_outputs(force, plot=plot_path)
     traj = from_log(log_path, extractor=None)  # the labels the run recorded
+    _check_complete(traj, log_path, allow_partial)
     rep = silo_report(traj)
     if as_json:
         click.echo(json.dumps(rep, indent=1))
@@ -164,9 +194,9 @@ def _parse_components(value: str):
     try:
         d = int(value)
     except ValueError:
-        raise ValueError(f"n_components must be 'auto' or an int >= 1; got {value!r}") from None
+        raise ValueError(f"--n-components must be 'auto' or an int >= 1; got {value!r}") from None
     if d < 1:
-        raise ValueError(f"n_components must be 'auto' or an int >= 1; got {d}")
+        raise ValueError(f"--n-components must be 'auto' or an int >= 1; got {d}")
     return d
 
 
@@ -189,17 +219,25 @@ def _parse_components(value: str):
               help="Save the number of clusters and ARI over time.")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None,
               help="Save positions, iso-mirror and clusters to an .npz file.")
+@force_option
 @click.option("--every", default=10, show_default=True, type=int,
               help="Print every N-th step (and the last).")
+@_ALLOW_PARTIAL
 def perspective_command(log_path, embedder, mode, n_components, max_clusters, seed,
-                        plot_path, clusters_path, save_path, every):
+                        plot_path, clusters_path, save_path, force, every, allow_partial):
     """Perspective space of a run log (Helm et al. 2024): CMDS, iso-mirror, GMM clusters."""
     from gmmproxy.bridge.trajectory import embed_trajectory, from_log
     from gmmproxy.perspective import cluster_steps, iso_mirror, perspective_space
 
     every = _check_every(every)
     d = _parse_components(n_components)
+    if max_clusters < 1:
+        raise ValueError(f"--max-clusters must be >= 1; got {max_clusters}")
+    if save_path is not None and not str(save_path).endswith(".npz"):
+        save_path = str(save_path) + ".npz"  # numpy.savez's naming, said up front
+    check_outputs(force, plot=plot_path, clusters_plot=clusters_path, save=save_path)
     traj = from_log(log_path, extractor=None)
+    _check_complete(traj, log_path, allow_partial)
     E, source = embed_trajectory(traj, embedder)
     space = perspective_space(E, mode=mode, n_components=d)
     iso = iso_mirror(space.positions, align=(mode == "step")) if traj.n_steps >= 3 else None
@@ -225,12 +263,13 @@ def perspective_command(log_path, embedder, mode, n_components, max_clusters, se
             line += f" {iso.values[t]:>11.4f}"
         click.echo(line)
     if save_path is not None:
-        np.savez_compressed(
-            save_path, positions=space.positions, eigenvalues=space.eigenvalues,
+        arrays = dict(
+            positions=space.positions, eigenvalues=space.eigenvalues,
             iso_mirror=np.zeros(0) if iso is None else iso.values,
             n_clusters=clusters.n_clusters, ari=clusters.ari, cluster_labels=clusters.labels,
-            silos=traj.silos, label_names=np.asarray(traj.label_names),
+            silos=traj.silos, label_names=np.asarray(traj.label_names, dtype=str),
         )
+        atomic_write(save_path, lambda fh: np.savez_compressed(fh, **arrays))
         click.echo(f"saved: {save_path}")
     if plot_path is not None or clusters_path is not None:
         from gmmproxy.plotting import plot_clusters, plot_perspective

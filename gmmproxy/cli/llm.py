@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from gmmproxy._outputs import check_output
+
 __all__ = ["llm_group", "run_command"]
 
 
@@ -96,7 +98,7 @@ class _Progress:
               help="JSON Lines log to write (embeddings go to OUT.emb.f32).")
 @click.option("--resume", is_flag=True,
               help="Continue the partial log OUT; options not given are taken from its run record.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--overwrite", "--force", "overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--backend", type=click.Choice(["openai", "transformers", "replay"]), default=None,
               help="LLM backend [default: openai; on --resume: the log's].")
 @click.option("--base-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
@@ -120,11 +122,11 @@ class _Progress:
               help="Prompts per forward batch (transformers).")
 @click.option("--replay", type=click.Path(dir_okay=False), default=None,
               help="Log whose responses to serve (--backend replay).")
-@click.option("--agents", "n_agents", type=int, default=None,
+@click.option("--n-agents", "--agents", "n_agents", type=int, default=None,
               help="Number of agents [default: number of memories].")
 @click.option("--steps", "n_steps", type=int, default=None, help="Number of steps [default: 80].")
 @click.option("--p-mirror", type=float, default=None, help="Mirroring probability [default: 0.2].")
-@click.option("--neighbors", "n_neighbors", type=int, default=None,
+@click.option("--n-neighbors", "--neighbors", "n_neighbors", type=int, default=None,
               help="Nearest neighbours k [default: 5].")
 @click.option("--seed", type=int, default=None,
               help="Run seed [default: fresh entropy, recorded in the log].")
@@ -150,6 +152,8 @@ def run_command(**o):
     from gmmproxy.llm.runner import load_memories, run_flowers
 
     out = o["out"]
+    # the folder must exist and be writable before any request is sent (existing files: below)
+    check_output(out, option="--out", force=True)
     recorded = None
     if o["resume"]:
         if not os.path.exists(out):

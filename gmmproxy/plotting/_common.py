@@ -65,13 +65,38 @@ def _label_name_lookup(label_names, labels: np.ndarray):
     return lambda l: str(label_names[int(l)])
 
 
-def _silo_colour(label: int):
-    """Colour of a silo label. Labels are spread over the colour map by the
-    golden ratio, so neighbouring labels (silos 16 and 17, say) get clearly
-    different colours however many labels there are; the very dark ends of
-    the map are avoided."""
+def _palette():
+    """30 qualitative colours: tab20 (10 hues, dark and light) and tab20b (5 more hues, 2 shades each).
+
+    A continuous map cannot give 30 colours a reader tells apart (neighbouring
+    hues of "turbo" merge); qualitative sets can, and the figures add direct
+    labels where lines end so that no reader has to match 30 shades.
+    """
     from matplotlib import colormaps
 
-    cmap = colormaps[_SILO_CMAP]
-    x = (int(label) * 0.6180339887498949) % 1.0
-    return cmap(0.08 + 0.84 * x)
+    tab20, tab20b = colormaps["tab20"], colormaps["tab20b"]
+    return [tab20(i) for i in range(20)] + [tab20b(i) for i in range(0, 20, 2)]
+
+
+_PALETTE = None
+
+
+def _silo_colour(label: int):
+    """Colour of a silo label (the same in every panel and figure): label mod 30 in :func:`_palette`."""
+    global _PALETTE
+    if _PALETTE is None:
+        _PALETTE = _palette()
+    return _PALETTE[int(label) % len(_PALETTE)]
+
+
+def _outside_legend(ax, *, title=None, fontsize="x-small", max_rows=16, fig=None):
+    """The axes' legend to the right of the axes (of the whole figure with ``fig``), never over the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    ncol = 1 + (len(handles) - 1) // max_rows
+    kw = dict(fontsize=fontsize, title=title, title_fontsize=fontsize, ncol=ncol, frameon=False,
+              handlelength=1.5, columnspacing=1.0)
+    if fig is not None:
+        return fig.legend(handles, labels, loc="outside right upper", **kw)
+    return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kw)

@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gmmproxy._outputs import atomic_write
+
 __all__ = ["save_figure"]
 
 # Formats whose metadata can carry a free-text provenance entry, and the key used.
@@ -91,7 +93,8 @@ def save_figure(fig, path, provenance=None, *, dpi: int = 150) -> Path:
         if fmt in ("png", "pdf"):
             metadata["Creator" if fmt == "pdf" else "Software"] = f"gmmproxy {_package_version()}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, metadata=metadata)
+    # atomic: an interrupted save leaves the old file (or none), never half a PNG
+    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata))
     return path
 
 

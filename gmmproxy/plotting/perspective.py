@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from gmmproxy.plotting._common import (_AGENT_CMAP, _as_float_array, _as_silos, _check_ax,
+from gmmproxy.plotting._common import (_AGENT_CMAP, _as_float_array, _as_silos, _check_ax, _outside_legend,
                                        _label_name_lookup, _silo_colour)
 from gmmproxy.plotting._save import _finish, _new_figure
 
@@ -101,11 +101,10 @@ def plot_perspective(positions, *, silos=None, label_names=None, times=None, tit
         if marker_size > 0:
             ax.scatter(np.broadcast_to(t[:, None], x.shape).ravel(), x.ravel(), s=marker_size,
                        c=colours[s.ravel()], zorder=3, gid="points")
-        if label_names is not None or present.size <= 10:
+        if label_names is not None or present.size <= 30:
             for l in present:
                 ax.plot([], [], color=colours[l], label=name_of(l))
-            ax.legend(fontsize="x-small", title=legend_title, title_fontsize="x-small",
-                      loc="upper right", ncol=1 + present.size // 12)
+            _outside_legend(ax, title=legend_title)
         ax.autoscale_view()
     ax.set_xlabel("t")
     ax.set_ylabel(ylabel)

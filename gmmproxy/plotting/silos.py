@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gmmproxy.plotting._common import (_AGENT_CMAP, _as_silos, _check_ax, _label_name_lookup,
-                                       _silo_colour)
+from gmmproxy.plotting._common import _as_silos, _check_ax, _label_name_lookup, _outside_legend, _silo_colour
 from gmmproxy.plotting._save import _finish, _new_figure
 
-__all__ = ["plot_silos", "plot_silo_membership", "plot_silo_sizes", "plot_n_silos"]
+__all__ = ["plot_silos", "plot_silo_membership", "plot_silo_sizes", "plot_n_silos", "plot_ensemble_n_silos"]
 
 
 def plot_silo_membership(silos, ax=None, *, label_names=None, title=None,
@@ -46,13 +45,21 @@ def plot_silo_membership(silos, ax=None, *, label_names=None, title=None,
         ax = axes[0, 0]
     n_steps, n_agents = s.shape
     t = np.arange(n_steps)
-    from matplotlib import colormaps
+    from matplotlib.collections import LineCollection
 
-    cmap = colormaps[_AGENT_CMAP]
     for i in range(n_agents):
-        # steps-post draws a jump as a vertical segment at the step it happens
-        ax.plot(t, s[:, i], drawstyle="steps-post", color=cmap(i / n_agents),
-                linewidth=linewidth, alpha=alpha, gid=f"agent{i}")
+        # steps-post draws a jump as a vertical segment at the step it happens; the
+        # tracks are grey so that the colour (drawn on top) always means "silo"
+        ax.plot(t, s[:, i], drawstyle="steps-post", color="0.6", linewidth=0.6 * linewidth,
+                alpha=alpha, gid=f"agent{i}")
+    # time spent in a silo, in that silo's colour (the colour key of plot_silo_sizes)
+    t_end = np.append(t[1:], t[-1] + 1 if n_steps == 1 else t[-1])
+    seg = np.stack([np.stack([np.broadcast_to(t[:, None], s.shape), s], -1),
+                    np.stack([np.broadcast_to(t_end[:, None], s.shape), s], -1)], axis=2)
+    lc = LineCollection(seg.reshape(-1, 2, 2), colors=[_silo_colour(v) for v in s.ravel()],
+                        linewidths=2.0 * linewidth, alpha=alpha)
+    lc.set_gid("silo-segments")
+    ax.add_collection(lc)
     present = np.unique(s)
     name_of = _label_name_lookup(label_names, present)
     if label_names is not None:
@@ -86,8 +93,10 @@ def plot_silo_sizes(silos, ax=None, *, label_names=None, title=None,
     title : str, optional
         Axes title.
     legend : bool, optional
-        Draw a legend of silos. Default: when ``label_names`` is given or at
-        most 10 silos ever exist.
+        Draw a legend of silos (to the right of the axes, never over the
+        data). Default: when ``label_names`` is given or at most 30 silos ever
+        exist. Silos alive at the end are also labelled directly at the
+        right end of their lines.
     linewidth : float
         Line width.
 
@@ -116,11 +125,17 @@ def plot_silo_sizes(silos, ax=None, *, label_names=None, title=None,
         counts = np.sum(s == label, axis=1)
         ax.plot(t, counts, color=_silo_colour(int(label)), linewidth=linewidth,
                 label=name_of(label), gid=f"silo{int(label)}")
+    # direct labels where the surviving silos' lines end (largest first, nudged apart)
+    final = sorted(((int(np.sum(s[-1] == label)), int(label)) for label in np.unique(s[-1])), reverse=True)
+    for rank, (count, label) in enumerate(final[:10]):
+        # just above the line's end; silos of equal size are stacked upwards
+        same = sum(1 for c, _ in final[:rank] if c == count)
+        ax.annotate(name_of(label), (n_steps - 1, count), xytext=(-3, 2 + 9 * same), textcoords="offset points",
+                    fontsize="x-small", color=_silo_colour(label), ha="right", va="bottom", gid=f"direct{label}")
     if legend is None:
-        legend = label_names is not None or present.size <= 10
+        legend = label_names is not None or present.size <= 30
     if legend:
-        ax.legend(fontsize="x-small", ncol=1 + present.size // 12, loc="upper right",
-                  title="silo", title_fontsize="x-small")
+        _outside_legend(ax, title="silo")
     ax.set_xlim(0, max(n_steps - 1, 1))
     ax.set_ylim(0, n_agents * 1.05)
     ax.set_xlabel("t")
@@ -197,10 +212,56 @@ def plot_silos(silos, *, label_names=None, title=None, path=None, provenance=Non
         Two axes: ``fig.axes[0]`` membership, ``fig.axes[1]`` sizes.
     """
     s = _as_silos(silos)
-    fig, axes = _new_figure(2, 1, figsize=(7.0, 6.0), sharex=True)
+    fig, axes = _new_figure(2, 1, figsize=(9.0, 6.0), sharex=True)
     plot_silo_membership(s, axes[0, 0], label_names=label_names)
-    plot_silo_sizes(s, axes[1, 0], label_names=label_names)
+    plot_silo_sizes(s, axes[1, 0], label_names=label_names, legend=False)
+    # one colour key for both panels (silo colours are the same in each), beside the figure
+    _outside_legend(axes[1, 0], title="silo", fig=fig)
     axes[0, 0].set_xlabel("")
     if title is not None:
         fig.suptitle(title)
     return _finish(fig, path, provenance)
+
+
+def plot_ensemble_n_silos(n_silos, ax=None, *, title=None, path=None, provenance=None):
+    """Number of silos N(t) over an ensemble: the mean with 50% and 90% bands of the replicates.
+
+    Parameters
+    ----------
+    n_silos : array_like of int, shape (R, T+1)
+        N(t) of every replicate (``Ensemble.n_silos``), R >= 1.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure is made when None.
+    title : str, optional
+        Axes title.
+    path : str or pathlib.Path, optional
+        Save the figure there.
+    provenance : dict, optional
+        Written into the saved file's metadata.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ns = np.asarray(n_silos)
+    if ns.dtype == object or not np.issubdtype(ns.dtype, np.number):
+        raise TypeError(f"n_silos must be a numeric array of shape (R, T+1); got dtype {ns.dtype}")
+    if ns.ndim != 2 or ns.shape[0] < 1 or ns.shape[1] < 1:
+        raise ValueError(f"n_silos must have shape (R, T+1) with R >= 1; got shape {ns.shape}")
+    _check_ax(ax)
+    if ax is None:
+        _, axes = _new_figure(figsize=(7.0, 3.6))
+        ax = axes[0, 0]
+    t = np.arange(ns.shape[1])
+    q05, q25, q75, q95 = np.quantile(ns, [0.05, 0.25, 0.75, 0.95], axis=0)
+    ax.fill_between(t, q05, q95, color="C0", alpha=0.18, linewidth=0, label="5-95% of replicates", gid="band90")
+    ax.fill_between(t, q25, q75, color="C0", alpha=0.35, linewidth=0, label="25-75% of replicates", gid="band50")
+    ax.plot(t, ns.mean(axis=0), color="C0", linewidth=2.0, label=f"mean of {ns.shape[0]} replicates", gid="mean")
+    ax.set_xlim(0, max(ns.shape[1] - 1, 1))
+    ax.set_ylim(0, float(ns.max()) * 1.05 + 0.5)
+    ax.set_xlabel("t")
+    ax.set_ylabel("number of silos N(t)")
+    _outside_legend(ax, fontsize="small")
+    if title is not None:
+        ax.set_title(title, fontsize="medium")
+    return _finish(ax.figure, path, provenance)
