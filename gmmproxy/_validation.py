@@ -11,12 +11,20 @@ import numbers
 import numpy as np
 
 
+def shown(value, limit: int = 80) -> str:
+    """``value`` for an error message: NumPy scalars as plain numbers (``15.0``, not ``np.float64(15.0)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_int(name: str, value, lo: int, hi: int | None = None, *, allow_none: bool = False):
     """``value`` as an int in ``[lo, hi]`` (``hi=None``: no upper bound)."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be an integer; got {shown(value)} of type {type(value).__name__}")
     value = int(value)
     if value < lo or (hi is not None and value > hi):
         allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
@@ -27,7 +35,7 @@ def check_int(name: str, value, lo: int, hi: int | None = None, *, allow_none: b
 def check_float(name: str, value, lo: float | None = None, hi: float | None = None) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (either bound may be None)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number; got {shown(value)} of type {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")

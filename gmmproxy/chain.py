@@ -264,7 +264,7 @@ def _check_init_log_weights(cfg, init_weights, init_log_weights):
         sums = w.sum(axis=1)
         if np.any(np.abs(sums - 1.0) > 1e-9):
             bad = int(np.argmax(np.abs(sums - 1.0)))
-            raise ValueError(f"init_weights rows must sum to 1 (within 1e-9); row {bad} sums to {sums[bad]!r}")
+            raise ValueError(f"init_weights rows must sum to 1 (within 1e-9); row {bad} sums to {float(sums[bad]):.12g}")
         with np.errstate(divide="ignore"):
             lw = np.log(w)
     else:
@@ -280,7 +280,7 @@ def _check_init_log_weights(cfg, init_weights, init_log_weights):
             bad = int(np.argmax(np.abs(lse)))
             raise ValueError(
                 f"init_log_weights rows must be log weights summing to 1 (logsumexp within 1e-9 of 0); "
-                f"row {bad} has logsumexp {lse[bad]!r}"
+                f"row {bad} has logsumexp {float(lse[bad]):.6g}"
             )
     if np.any(np.all(lw == -np.inf, axis=1)):
         raise ValueError("every agent needs a positive weight on some component")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gmmproxy._validation import check_float, check_int
+from gmmproxy._validation import check_float, check_int, shown
 
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
 
@@ -212,7 +212,7 @@ class SimulationConfig:
             ks = np.asarray(self.n_neighbors)
             if ks.ndim != 1 or ks.size < 1 or not np.issubdtype(ks.dtype, np.integer):
                 raise ValueError(
-                    f"n_neighbors must be an int or a 1-d integer schedule (one k per round); got {self.n_neighbors!r}"
+                    f"n_neighbors must be an int or a 1-d integer schedule (one k per round); got {shown(self.n_neighbors)}"
                 )
             bad = ks[(ks < 1) | (ks > n - 1)]
             if bad.size:
@@ -237,7 +237,7 @@ class SimulationConfig:
             bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-8)
             if bad.size:
                 raise ValueError(
-                    f"init_weights rows must sum to 1 (the simplex); row {bad[0]} sums to {sums[bad[0]]!r}"
+                    f"init_weights rows must sum to 1 (the simplex); row {bad[0]} sums to {float(sums[bad[0]]):.12g}"
                 )
             w.setflags(write=False)
             set_("init_weights", w)
@@ -257,7 +257,7 @@ class SimulationConfig:
             raise ValueError(f"rag_replacement must be one of {_REPLACEMENTS}; got {self.rag_replacement!r}")
         for flag in ("update_covariances", "volume_preserving"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise TypeError(f"{flag} must be a bool; got {getattr(self, flag)!r}")
+                raise TypeError(f"{flag} must be a bool; got {shown(getattr(self, flag))}")
             set_(flag, bool(getattr(self, flag)))
         if self.volume_preserving and not self.update_covariances:
             raise ValueError("volume_preserving=True requires update_covariances=True")

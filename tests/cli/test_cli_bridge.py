@@ -132,7 +132,7 @@ def test_perspective_command(short_log, tmp_path):
 def test_perspective_command_errors(short_log):
     res = CliRunner().invoke(main, ["perspective", str(short_log), "--embedder", "tfidf",
                                     "--n-components", "zero"])
-    assert res.exit_code == 2 and "n_components must be 'auto' or an int >= 1; got 'zero'" in res.output
+    assert res.exit_code == 2 and "--n-components must be 'auto' or an int >= 1; got 'zero'" in res.output
     res = CliRunner().invoke(main, ["perspective", str(short_log), "--embedder", "nope"])
     assert res.exit_code == 2 and "embedder must be" in res.output
 
