@@ -184,7 +184,7 @@ CLI_CASES = [
     (["theory", "montecarlo", "--n-plus", "99"], "n_plus"),
     (["theory", "montecarlo", "--horizon", "-1"], "horizon"),
     (["theory", "montecarlo", "--output", "/nonexistent/x.md"], "--output"),
-    (["theory", "formula", "nope"], "formula"),
+    (["theory", "formula", "nope"], "name must be one of"),
     # llm import / silos / perspective
     (["llm", "import", "{d}/missing.csv", "--out", "{d}/imp"], "missing.csv"),
     (["llm", "import", "{d}/words.txt", "--out", "{d}/exists.md"], "--out"),
