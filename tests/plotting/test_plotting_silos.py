@@ -55,7 +55,8 @@ def test_llm_labels_with_names_on_ticks_and_legend():
     top, bottom = fig.axes[:2]
     present = np.unique(s)
     assert [t.get_text() for t in top.get_yticklabels()] == [names[i] for i in present]
-    legend = [t.get_text() for t in bottom.get_legend().get_texts()]
+    # one colour key for both panels, beside the figure
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == [names[i] for i in present]
     # dict form works too
     plotting.plot_silos(s, label_names=dict(enumerate(names)))
@@ -93,3 +94,39 @@ def test_library_does_not_use_pyplot_state():
     plotting.plot_silos(_random_silos(T=3, n=3))
     plotting.plot_sweep([1, 2], [[1, 2], [3, 4]], xlabel="k", ylabel="y")
     assert set(plt.get_fignums()) == before
+
+
+def test_ensemble_plot_draws_mean_and_bands():
+    rng = np.random.default_rng(3)
+    ns = np.maximum.accumulate(rng.integers(1, 30, size=(40, 21))[:, ::-1], axis=1)[:, ::-1]
+    fig = plotting.plot_ensemble_n_silos(ns)
+    ax = fig.axes[0]
+    (mean,) = _by_gid(ax, "mean")
+    np.testing.assert_allclose(mean.get_ydata(), ns.mean(axis=0))
+    band = [c for c in ax.collections if c.get_gid() == "band50"][0]
+    verts = band.get_paths()[0].vertices
+    lo = np.quantile(ns, 0.25, axis=0)
+    hi = np.quantile(ns, 0.75, axis=0)
+    assert np.isclose(verts[:, 1].min(), lo.min()) and np.isclose(verts[:, 1].max(), hi.max())
+
+
+def test_silo_figure_key_is_outside_the_data():
+    """The colour key of plot_silos sits beside the axes, never over them, and names every silo."""
+    s = _random_silos(T=30, n=30, seed=1)
+    names = [f"flower {i}" for i in range(30)]
+    fig = plotting.plot_silos(s, label_names=names)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    lb = legend.get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not lb.overlaps(ax.get_window_extent(renderer))
+    present = np.unique(s)
+    assert [t.get_text() for t in legend.get_texts()] == [names[i] for i in present]
+    # the membership panel is coloured by silo, with the key's colours
+    seg = [c for c in fig.axes[0].collections if c.get_gid() == "silo-segments"][0]
+    first = s.ravel()[0]
+    handle = legend.legend_handles[list(present).index(first)]
+    from matplotlib.colors import to_rgba
+
+    np.testing.assert_allclose(seg.get_colors()[0][:3], to_rgba(handle.get_color())[:3])
