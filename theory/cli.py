@@ -260,6 +260,8 @@ def montecarlo_command(n_agents, rag_size, n_neighbors, sigma, level, horizon, r
         click.echo(head, err=True)
         for n in notes:
             click.echo(n, err=True)
+    if len(results) < len(sigmas) or any(res.parameters.get("interrupted") for _, res in results):
+        sys.exit(130)  # interrupted: what finished is reported above, as for simulate --replicates
 
 
 @theory_group.command("formula")
