@@ -154,7 +154,7 @@ class SimulationConfig:
             raise ValueError(f"sigma must be > 0; got {sigma}")
         if not SD_MIN <= sigma <= SD_MAX:
             raise ValueError(f"sigma must be in [{SD_MIN:g}, {SD_MAX:g}] (sigma**2 must be a representable "
-                             f"variance); got {sigma:g}")
+                             f"variance); got {sigma}")
         set_("sigma", sigma)
 
         # covariances -> always stored as full (K, d, d)
@@ -263,7 +263,7 @@ class SimulationConfig:
             raise ValueError("volume_preserving=True requires update_covariances=True")
         min_sd = _float("min_sd", self.min_sd)
         if not SD_MIN <= min_sd <= SD_MAX:
-            raise ValueError(f"min_sd must be in [{SD_MIN:g}, {SD_MAX:g}]; got {min_sd:g}")
+            raise ValueError(f"min_sd must be in [{SD_MIN:g}, {SD_MAX:g}]; got {min_sd}")
         set_("min_sd", min_sd)
 
         if self.graph is not None:
