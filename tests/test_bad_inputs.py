@@ -439,3 +439,26 @@ def test_internal_error_keeps_traceback(monkeypatch, files):
     assert res.exit_code == 1
     assert "Traceback" in res.output and "operands could not be broadcast" in res.output
     assert "internal error" in res.output and "report" in res.output
+
+
+def test_allow_partial_analyses_the_complete_steps(files):
+    res, _ = _invoke(["llm", "silos", f"{files}/truncated.jsonl", "--allow-partial", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "holds 3 complete steps of the 10" in res.output
+    import json
+
+    rep = json.loads(res.output[res.output.index("{"):])
+    assert len(rep["n_silos"]) == 3
+
+
+def test_missing_embedding_extra_is_one_line(files):
+    try:
+        import sentence_transformers  # noqa: F401
+        pytest.skip("the embed extra is installed")
+    except ImportError:
+        pass
+    res, _ = _invoke(["perspective", f"{files}/full.jsonl", "--embedder", "minilm"])
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("Error")]
+    assert len(errors) == 1 and "gmmproxy[embed]" in errors[0], res.output
+    assert "Traceback" not in res.output
