@@ -262,6 +262,8 @@ class SimulationConfig:
         if self.volume_preserving and not self.update_covariances:
             raise ValueError("volume_preserving=True requires update_covariances=True")
         min_sd = _float("min_sd", self.min_sd)
+        if min_sd <= 0:
+            raise ValueError(f"min_sd must be > 0; got {min_sd}")
         if not SD_MIN <= min_sd <= SD_MAX:
             raise ValueError(f"min_sd must be in [{SD_MIN:g}, {SD_MAX:g}]; got {min_sd}")
         set_("min_sd", min_sd)
