@@ -222,6 +222,16 @@ class RunLog:
     records: list = field(repr=False)
     embeddings: np.ndarray | None = field(default=None, repr=False)
 
+    def to_dataframe(self):
+        """One row per response: t, agent, partner, mirrored, label, text (needs the ``tidy`` extra).
+
+        ``partner`` is ``<NA>`` for a mirroring agent; ``mirrored`` is ``<NA>``
+        throughout when the log does not record interactions.
+        """
+        from gmmproxy._tidy import runlog_frame
+
+        return runlog_frame(self)
+
 
 def read_log(path) -> RunLog:
     """Read a log, dropping a torn last line and a trailing incomplete step.

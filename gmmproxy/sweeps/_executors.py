@@ -41,6 +41,15 @@ def describe_executor(executor) -> dict:
 
 
 def check_executor(executor) -> None:
+    """Reject what cannot run cells, before any work starts."""
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        ctx = getattr(executor, "_mp_context", None)
+        if ctx is not None and ctx.get_start_method() == "fork":
+            # a forked child of a process whose Numba threading layer (OpenMP/TBB) is running
+            # aborts; spawned workers start clean and load the kernels from the disk cache
+            raise ValueError("executor: a ProcessPoolExecutor must not fork (Numba's thread pool "
+                             "does not survive fork); use ProcessPoolExecutor(mp_context="
+                             "multiprocessing.get_context('spawn'))")
     if executor is None or is_dask_client(executor) or isinstance(executor, cf.Executor):
         return
     raise TypeError(f"executor must be None, a concurrent.futures.Executor or a dask.distributed.Client; "
