@@ -13,12 +13,12 @@ class MissingExtraError(ImportError):
 def require(module: str, extra: str, purpose: str):
     """Import and return ``module``, or raise :class:`MissingExtraError`.
 
-    The message reads e.g. ``sweeps on a Dask cluster need the 'distributed'
-    extra: pip install 'gmmproxy[distributed]'``.
+    The message reads e.g. ``sweeps on a Dask cluster: the 'distributed'
+    extra is not installed (no module 'distributed'); pip install
+    'gmmproxy[distributed]'``.
     """
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingExtraError(
-            f"{purpose} need{'s' if not purpose.endswith('s') else ''} the {extra!r} extra "
-            f"(module {module!r} is missing): pip install 'gmmproxy[{extra}]'") from None
+        raise MissingExtraError(f"{purpose}: the {extra!r} extra is not installed (no module {module!r}); "
+                                f"pip install 'gmmproxy[{extra}]'") from None

@@ -76,8 +76,8 @@ class SweepStore:
             return
         if p.exists() and any(p.iterdir()):
             if not force:
-                raise SweepExistsError(f"out {str(p)!r} already exists; pass resume to finish it "
-                                       f"or force to overwrite it")
+                raise SweepExistsError(f"out {str(p)!r} already exists; finish it with resume "
+                                       f"(--resume) or overwrite it with force (--force)")
             if not self.is_sweep():
                 raise SweepExistsError(f"out {str(p)!r} is not empty and holds no sweep "
                                        f"(no manifest.json); refusing to overwrite it")

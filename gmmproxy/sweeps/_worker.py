@@ -65,7 +65,7 @@ def run_cell(spec: dict) -> dict:
     from gmmproxy import metrics
     from gmmproxy._seeding import seed_from_record
     from gmmproxy.config import SimulationConfig
-    from gmmproxy.simulate import simulate_many
+    from gmmproxy._simulate import simulate_many
 
     cfg = SimulationConfig.from_dict(spec["config"])
     steps, replicates = int(spec["steps"]), int(spec["replicates"])

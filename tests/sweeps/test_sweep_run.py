@@ -126,7 +126,7 @@ def test_store_round_trip_manifest_and_n_silos(tmp_path):
 def test_existing_out_needs_resume_or_force(tmp_path):
     out = tmp_path / "sw"
     sweep(BASE, {"p_mirror": [0]}, out=out, **RUN)
-    with pytest.raises(SweepExistsError, match="already exists; pass resume.*or force"):
+    with pytest.raises(SweepExistsError, match=r"already exists; finish it with resume \(--resume\) or overwrite it with force"):
         sweep(BASE, {"p_mirror": [0]}, out=out, **RUN)
     df = sweep(BASE, {"p_mirror": [0.5]}, out=out, force=True, **RUN)
     assert set(load_sweep(out).p_mirror) == {0.5} and len(df) == 4
