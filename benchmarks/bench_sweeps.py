@@ -11,11 +11,14 @@ Side by side, on the machine it runs on (needs the ``tidy`` and
    process, every Numba thread) and on a local Dask cluster of 2 worker
    processes with one Numba thread each (started before the clock, kernels
    loaded from the disk cache by a warm-up cell);
-2. the cost per cell beyond the simulation: a sweep of trivial cells (n = 2,
-   T = 0, one replicate) in-process without a store, in-process with the
-   Parquet store, and on the Dask cluster with the store. The differences are
-   the store's cost per cell and Dask's overhead per cell (submit, schedule,
-   ship the result back, as seen by the single driver process).
+2. the cost per cell beyond the simulation, on trivial cells (n = 2, T = 0,
+   one replicate): the task alone (``run_cell`` called in this process); the
+   same task sent to the Dask cluster and awaited one at a time (the
+   difference is Dask's round trip per cell: submit, schedule, run remotely,
+   send the result back); whole sweeps of such cells in-process without and
+   with the Parquet store (the driver's table building and the store's write
+   per cell), and on the Dask cluster with the store (cells per second one
+   driver sustains).
 """
 from __future__ import annotations
 
@@ -44,10 +47,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import numba
+    import numpy as np
     import pandas as pd
 
     import gmmproxy
+    from gmmproxy._seeding import seed_record
     from gmmproxy.sweeps import local_dask_client
+    from gmmproxy.sweeps._worker import run_cell
 
     n_p = 4 if args.quick else 8
     reps = 100 if args.quick else 250
@@ -64,6 +70,13 @@ def main(argv=None):
         wall, df = _timed_sweep(fig3, grid, 80, reps)
         assert len(df) == n_p * reps
         rows.append(("in-process", f"{numba.get_num_threads()} Numba threads", wall, n_p * reps))
+        specs = [{"config": tiny.replace(sigma=v).to_dict(), "steps": 0, "replicates": 1,
+                  "seed": seed_record(np.random.SeedSequence(i)), "n_threads": 1, "record_n_silos": False}
+                 for i, v in enumerate(tiny_grid["sigma"])]
+        t0 = time.perf_counter()
+        for spec in specs:
+            run_cell(spec)
+        t_task = time.perf_counter() - t0
         t_ip_bare, _ = _timed_sweep(tiny, tiny_grid, 0, 1)
         t_ip_store, _ = _timed_sweep(tiny, tiny_grid, 0, 1, out=os.path.join(tmp, "ip"))
 
@@ -78,6 +91,10 @@ def main(argv=None):
             pd.testing.assert_frame_equal(df, df_d)  # the benchmark also checks the rows agree
             rows.append(("Dask LocalCluster", f"{args.workers} workers x 1 thread", wall_d, n_p * reps))
             t_d_store, _ = _timed_sweep(tiny, tiny_grid, 0, 1, executor=client, out=os.path.join(tmp, "d"))
+            t0 = time.perf_counter()
+            for spec in specs:
+                client.submit(run_cell, spec, pure=False).result()
+            t_d_serial = time.perf_counter() - t0
         finally:
             client.close()
             client.cluster.close()
@@ -100,11 +117,15 @@ def main(argv=None):
     print(f"Cost per cell beyond the simulation ({n_tiny} trivial cells):\n")
     print("| run | ms per cell |")
     print("|---|---:|")
-    print(f"| in-process, no store | {per(t_ip_bare):.2f} |")
-    print(f"| in-process, Parquet store | {per(t_ip_store):.2f} |")
-    print(f"| Dask, {args.workers} workers, Parquet store | {per(t_d_store):.2f} |")
-    print(f"\nParquet store per cell: {per(t_ip_store - t_ip_bare):.2f} ms; Dask overhead per cell "
-          f"(beyond the in-process run with the store): {per(t_d_store - t_ip_store):.2f} ms")
+    print(f"| the task alone (run_cell in this process) | {per(t_task):.2f} |")
+    print(f"| the task on Dask, one at a time | {per(t_d_serial):.2f} |")
+    print(f"| sweep in-process, no store | {per(t_ip_bare):.2f} |")
+    print(f"| sweep in-process, Parquet store | {per(t_ip_store):.2f} |")
+    print(f"| sweep on Dask ({args.workers} workers), Parquet store | {per(t_d_store):.2f} |")
+    print(f"\nDask round trip per cell: {per(t_d_serial - t_task):.2f} ms; driver's table per cell: "
+          f"{per(t_ip_bare - t_task):.2f} ms; Parquet write per cell: {per(t_ip_store - t_ip_bare):.2f} ms; "
+          f"one driver with {args.workers} Dask workers sustains {n_tiny / t_d_store:.0f} cells/s")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

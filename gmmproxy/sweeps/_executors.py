@@ -16,7 +16,7 @@ import concurrent.futures as cf
 import uuid
 
 from gmmproxy._extras import require
-from gmmproxy.sweeps._worker import run_cell
+from gmmproxy.sweeps._worker import run_cell, worker_version
 
 __all__ = ["is_dask_client", "describe_executor", "run_cells", "local_dask_client", "connect_dask"]
 
@@ -72,6 +72,8 @@ def run_cells(executor, items, on_result, *, window: int | None = None) -> None:
     if is_dask_client(executor):
         from distributed import wait
 
+        check_dask_workers(executor)
+
         def submit(key, spec):
             # pure=False: the same spec submitted again (a resumed sweep) runs again
             return executor.submit(run_cell, spec, pure=False, key=f"gmmproxy-cell-{key}-{uuid.uuid4().hex[:8]}")
@@ -107,6 +109,20 @@ def run_cells(executor, items, on_result, *, window: int | None = None) -> None:
         for fut in pending:
             fut.cancel()
         raise
+
+
+def check_dask_workers(client) -> None:
+    """Refuse a cluster without workers, or whose workers run another gmmproxy version."""
+    from gmmproxy import __version__
+
+    versions = client.run(worker_version)
+    if not versions:
+        raise ConnectionError(f"the Dask cluster at {client.scheduler.address} has no workers")
+    other = {addr: v for addr, v in versions.items() if v != __version__}
+    if other:
+        addr, v = next(iter(other.items()))
+        raise ValueError(f"executor: {len(other)} of {len(versions)} Dask workers run gmmproxy {v} "
+                         f"(e.g. {addr}), this process {__version__}; install the same version everywhere")
 
 
 def local_dask_client(workers: int):

@@ -39,3 +39,21 @@ def test_scheduler_that_is_down_gives_one_clear_error():
     with pytest.raises(ConnectionError, match=rf"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} "
                                               r"within 1 s .*is it running\?"):
         connect_dask(f"tcp://127.0.0.1:{port}", timeout=1)
+
+
+def test_workers_of_another_version_or_none_are_refused():
+    from gmmproxy.sweeps._executors import check_dask_workers
+
+    class FakeClient:
+        def __init__(self, versions):
+            self.versions = versions
+            self.scheduler = type("S", (), {"address": "tcp://10.0.0.1:8786"})()
+
+        def run(self, fn):
+            return self.versions
+
+    check_dask_workers(FakeClient({"tcp://a:1": gmmproxy.__version__}))
+    with pytest.raises(ValueError, match=r"1 of 2 Dask workers run gmmproxy 0.0.1 \(e.g. tcp://b:1\)"):
+        check_dask_workers(FakeClient({"tcp://a:1": gmmproxy.__version__, "tcp://b:1": "0.0.1"}))
+    with pytest.raises(ConnectionError, match="has no workers"):
+        check_dask_workers(FakeClient({}))
