@@ -26,6 +26,7 @@ def test_old_call_warns_and_returns_the_new_rows_in_the_old_shape(tmp_path):
 def test_old_import_spellings_reach_the_deprecated_call():
     from gmmproxy.sweep import ROW_FIELDS, sweep  # the old module path
 
+    import gmmproxy.plotting
     import gmmproxy.sweeps
 
     assert sweep is gmmproxy.sweep.sweep and ROW_FIELDS[0] == "cell"
