@@ -134,9 +134,13 @@ def local_dask_client(workers: int):
     distributed = require("distributed", "distributed", "sweeps on a Dask cluster")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
+    import logging
+
     cluster = distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+        dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"},
+        # the cluster's own chatter (e.g. workers slow to stop on a loaded machine) is not the user's
+        silence_logs=logging.ERROR)
     return distributed.Client(cluster)
 
 
