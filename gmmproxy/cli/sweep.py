@@ -254,7 +254,7 @@ def sweep_plot_command(folder, x, y, stat, where_items, level, plot_path):
     m = table.attrs["manifest"]
     provenance = {"sweep": str(folder), "version": m["version"], "seed": m["seed"], "steps": m["steps"],
                   "replicates": m["replicates"], "design": m["design"], "base_config": m["base_config"],
-                  "command": "gmmproxy sweep plot " + " ".join(sys.argv[3:])}
+                  "plot": {"x": x, "y": y, "stat": stat, "where": where, "level": level}}
     if y is None:
         plot_sweep_lines(table, x, stat, where=where, level=level, path=plot_path, provenance=provenance)
     else:
