@@ -222,7 +222,10 @@ def plot_sweep_lines(table, x: str, stat: str = "silos_final", *, where=None, le
 
     One line per combination of the other swept parameters (at most 10).
     The band is the normal-approximation confidence interval of the mean,
-    mean +- z SE with SE = sd (ddof=1) / sqrt(replicates).
+    mean +- z SE with SE = sd (ddof=1) / sqrt(replicates). For a sampled
+    design (random, lhs, sobol), where the other parameters vary from point
+    to point, each design point is drawn at its ``x`` with its mean and
+    interval as an error bar instead (gid ``"cells"``).
 
     Parameters
     ----------
@@ -248,6 +251,9 @@ def plot_sweep_lines(table, x: str, stat: str = "silos_final", *, where=None, le
     if not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1); got {level!r}")
     rows, (x,), others, fixed = _select(table, [x], stat, where)
+    design = ((getattr(table, "attrs", {}).get("manifest") or {}).get("design") or {}).get("kind")
+    if design in ("random", "lhs", "sobol"):
+        return _design_points(rows, x, stat, level, others, fixed, title, ax, path, provenance)
     groups = [((), rows)] if not others else list(rows.groupby(others, sort=True))
     if len(groups) > 10:
         raise ValueError(f"{len(groups)} combinations of {', '.join(others)} would be {len(groups)} lines "
@@ -281,6 +287,36 @@ def plot_sweep_lines(table, x: str, stat: str = "silos_final", *, where=None, le
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     if title is None:
         title = "".join(f"{k}={v}, " for k, v in fixed.items()) + f"{_stat_label(stat)} over {x}"
+    ax.set_title(title, fontsize=10)
+    return _finish(fig, path, provenance)
+
+
+def _design_points(rows, x, stat, level, others, fixed, title, ax, path, provenance):
+    """Sampled designs: one error bar (mean +- z SE of the cell's replicates) per design point."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    g = rows.groupby("cell", sort=False)
+    xs = g[x].first().to_numpy(dtype=float)
+    mean = g[stat].mean().astype(float).to_numpy()
+    count = g[stat].count().to_numpy()
+    sd = g[stat].std(ddof=1).astype(float).fillna(0.0).to_numpy()
+    se = sd / np.sqrt(np.maximum(count, 1))
+    order = np.argsort(xs, kind="stable")
+    _check_ax(ax)
+    if ax is None:
+        fig, axes = _new_figure(figsize=(5.0, 4.0))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    ax.errorbar(xs[order], mean[order], yerr=z * se[order], fmt="o", markersize=3, color="tab:blue",
+                ecolor="tab:blue", elinewidth=0.8, alpha=0.8, gid="cells")
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{_stat_label(stat)}\nmean $\\pm$ {level:.0%} CI per design point")
+    if title is None:
+        varying = (f" ({', '.join(others)} {'vary' if len(others) > 1 else 'varies'} between points)"
+                   if others else "")
+        title = "".join(f"{k}={v}, " for k, v in fixed.items()) + f"{len(xs)} design points{varying}"
     ax.set_title(title, fontsize=10)
     return _finish(fig, path, provenance)
 

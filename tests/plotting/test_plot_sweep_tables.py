@@ -84,3 +84,30 @@ def test_where_and_errors():
         plotting.plot_sweep_heatmap(df, "p_mirror", "p_mirror")
     with pytest.raises(ValueError, match="level must be in"):
         plotting.plot_sweep_lines(df, "p_mirror", level=95)
+
+
+def test_sampled_design_draws_one_error_bar_per_point():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(16):
+        sigma, rag = float(rng.uniform(0.05, 0.5)), int(rng.integers(1, 10))
+        for r in range(5):
+            rows.append(dict(cell=f"c{c}", sigma=sigma, rag_size=rag, replicate=r,
+                             silos_final=int(rng.integers(1, 9))))
+    df = pd.DataFrame(rows)
+    df.attrs["manifest"] = {"parameters": ["sigma", "rag_size"], "design": {"kind": "sobol"}}
+    fig = plotting.plot_sweep_lines(df, "sigma", level=0.95)
+    ax = fig.axes[0]
+    marker_line = ax.get_lines()[0]
+    xs, ys = marker_line.get_xdata(), marker_line.get_ydata()
+    assert len(xs) == 16 and np.all(np.diff(xs) >= 0)
+    by = df.groupby("cell")
+    ref = sorted(zip(by.sigma.first(), by.silos_final.mean(), by.silos_final.std(ddof=1) / np.sqrt(5)))
+    np.testing.assert_allclose(xs, [r[0] for r in ref])
+    np.testing.assert_allclose(ys, [r[1] for r in ref])
+    segs = [c for c in ax.collections if c.get_segments()][0].get_segments()
+    half = [abs(s[1][1] - s[0][1]) / 2 for s in segs]
+    np.testing.assert_allclose(half, [norm.ppf(0.975) * r[2] for r in ref])
+    assert "16 design points (rag_size varies between points)" in ax.get_title()
