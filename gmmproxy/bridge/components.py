@@ -314,28 +314,57 @@ def _stored_embeddings(trajs):
     return np.concatenate(E)
 
 
-def _principal_axes(chunks, counts, total):
-    """Weighted mean and scatter eigen-decomposition from chunks of distinct embeddings."""
-    shift = None
-    s1 = s2 = None
-    for X, c in zip(chunks(), counts):
+def _principal_axes(chunks, counts, total, keep_elements):
+    """Weighted mean and principal axes of distinct embeddings given chunk by chunk.
+
+    Returns the mean, the eigenvalues (descending) and eigenvectors (columns) of the
+    scatter matrix ``sum_u c_u (x_u - mean)(x_u - mean)^T``, and the chunks themselves
+    when they fit in ``keep_elements`` values (else ``None``: the caller re-embeds).
+    """
+    kept = []
+    n_kept = 0
+    shift = s1 = s2 = None
+
+    def fold(X, c):
+        nonlocal shift, s1, s2
         if shift is None:
-            shift = X.mean(axis=0)  # a shift makes the one-pass scatter numerically stable
+            shift = X.mean(axis=0)  # a shift keeps the one-pass scatter numerically stable
             s1 = np.zeros_like(shift)
             s2 = np.zeros((shift.size, shift.size))
         Y = X - shift
         s1 += c @ Y
         s2 += (Y * c[:, None]).T @ Y
+
+    for X, c in zip(chunks, counts):
+        if kept is not None:
+            kept.append((X, c))
+            n_kept += X.size
+            if n_kept <= keep_elements:
+                continue
+            for Xk, ck in kept:  # too large to keep: accumulate the scatter from here on
+                fold(Xk, ck)
+            kept = None
+        else:
+            fold(X, c)
+    if kept is not None:
+        # all rows at hand: a thin SVD of the weighted, centred rows costs
+        # O(min(U, D)^2 max(U, D)), far less than the D x D eigenproblem when U < D
+        X = np.concatenate([x for x, _ in kept])
+        c = np.concatenate([c for _, c in kept])
+        mean = c @ X / total
+        M = (X - mean) * np.sqrt(c)[:, None]
+        _, sv, Vt = np.linalg.svd(M, full_matrices=False)
+        return mean, sv**2, Vt.T, [x for x, _ in kept]
     mean_y = s1 / total
     scatter = s2 - total * np.outer(mean_y, mean_y)
     scatter = (scatter + scatter.T) / 2
     w, V = np.linalg.eigh(scatter)
-    w, V = w[::-1], V[:, ::-1]
-    return shift + mean_y, w, V
+    return shift + mean_y, w[::-1], V[:, ::-1], None
 
 
 def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
-                         initial: str = "label", eps: float | None = None) -> ProxyComponents:
+                         initial: str = "label", eps: float | None = None,
+                         return_positions: bool = False):
     """Build proxy components in the perspective space of logged LLM runs.
 
     Parameters
@@ -367,10 +396,15 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
         priors.
     eps : float in (0, 1e-3], optional
         Smoothing of ``initial="label"``; default the proxy's ``DEFAULT_EPS``.
+    return_positions : bool
+        Also return every log's answers in perspective space.
 
     Returns
     -------
     ProxyComponents
+        Or ``(components, positions)`` with ``return_positions``: ``positions[i]`` of
+        shape ``(T_i, n, d)`` for log ``i`` (the same as ``components.project`` of its
+        embeddings).
     """
     from gmmproxy.config import DEFAULT_EPS
 
@@ -415,7 +449,6 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
         distinct = distinct_inv.ravel()
         counts = np.bincount(distinct, minlength=len(uniq)).astype(np.float64)
         uniq = [str(u) for u in uniq]
-        cache = []
 
         def _embed(a):
             X = np.asarray(emb.embed(uniq[a:a + _CHUNK]), dtype=np.float64)
@@ -425,17 +458,11 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
             return X
 
         def chunk_iter():
-            if cache:
-                yield from cache
-                return
             for a in range(0, len(uniq), _CHUNK):
-                X = _embed(a)
-                if len(uniq) * X.shape[1] <= _KEEP_ELEMENTS:
-                    cache.append(X)
-                yield X
+                yield _embed(a)
 
     count_chunks = [counts[a:a + _CHUNK] for a in range(0, len(counts), _CHUNK)]
-    center, eig, V = _principal_axes(chunk_iter, count_chunks, float(N))
+    center, eig, V, kept = _principal_axes(chunk_iter(), count_chunks, float(N), _KEEP_ELEMENTS)
     scale = max(float(eig[0]), np.finfo(float).tiny)
     rank = int(np.sum(eig > 1e-10 * scale)) if eig[0] > 0 else 0
     if rank < 1:
@@ -456,7 +483,8 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
     flip = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(d)])
     axes *= np.where(flip == 0, 1.0, flip)
 
-    pos_distinct = np.concatenate([(X - center) @ axes for X in chunk_iter()])
+    pos_distinct = np.concatenate([(X - center) @ axes
+                                   for X in (kept if kept is not None else chunk_iter())])
     positions = pos_distinct[distinct]  # (N, d), answers in (log, step, agent) order
 
     # -- components -----------------------------------------------------------------------
@@ -528,7 +556,15 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
                   "embeddings; means = label centroids; covariances = ML within-label "
                   "covariance shrunk towards the pooled one",
     }
-    return ProxyComponents(
+    comps = ProxyComponents(
         means=means, covariances=cov, initial_weights=W, label_names=tuple(names),
         counts=n_k, center=center, axes=axes, eigenvalues=eig_kept, provenance=provenance,
     )
+    if not return_positions:
+        return comps
+    out, offset = [], 0
+    for tr in trajs:
+        T = tr.n_steps
+        out.append(positions[offset:offset + T * n].reshape(T, n, d))
+        offset += T * n
+    return comps, out
