@@ -209,3 +209,24 @@ def test_bad_inputs_are_named(tmp_path):
         components_from_logs(plain, embedder="log")
     with pytest.raises(ValueError, match="all identical"):
         components_from_logs(plain, embedder="tfidf")
+
+
+def test_perspective_comparison_recipe_on_a_hand_made_log(tmp_path):
+    from experiments import perspective_comparison as pc
+
+    E, lab = _hand_made_log(tmp_path / "run.jsonl", T=8, n=6)
+    res = pc.run(log=tmp_path / "run.jsonl", embedder="log", dim=2, max_clusters=2)
+    comps = res["components"]
+    llm, proxy = res["llm"], res["proxy"]
+    assert llm["positions"].shape == proxy["positions"].shape == (8, 6, 2)
+    # LLM positions are the projected answers, coloured by their label's component
+    np.testing.assert_allclose(llm["positions"], comps.project(E), atol=1e-9)
+    np.testing.assert_array_equal(llm["silos"], lab)
+    # the proxy starts where the agents' first answers' labels put it (mixture means)
+    np.testing.assert_allclose(proxy["positions"][0], comps.means[lab[0]], atol=1e-9)
+    for side in (llm, proxy):
+        assert side["iso_mirror"].shape == (8,) and side["iso_mirror"][0] == 0
+        assert side["n_clusters"].min() >= 1 and side["n_clusters"].max() <= 2
+    fig = pc.plot(res, tmp_path / "pc.png")
+    assert (tmp_path / "pc.png").stat().st_size > 0
+    assert [a.get_xlabel() for a in fig.axes[:4]] == ["t"] * 4
