@@ -126,7 +126,8 @@ def plot(result: dict, path=None, provenance_info=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from gmmproxy.plotting import _silo_colour, plot_perspective, save_figure
+    from gmmproxy.plotting import plot_perspective, save_figure
+    from gmmproxy.plotting._common import _silo_colour
 
     names = result["label_names"]
     llm, proxy = result["llm"], result["proxy"]
