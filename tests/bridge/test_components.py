@@ -52,8 +52,12 @@ def _align_signs(got, want):
     return want * s
 
 
-def test_centroids_and_covariances_match_a_numpy_rederivation(tmp_path):
+@pytest.mark.parametrize("keep", ["in memory", "streamed"])
+def test_centroids_and_covariances_match_a_numpy_rederivation(tmp_path, keep, monkeypatch):
     E, lab = _hand_made_log(tmp_path / "run.jsonl")
+    if keep == "streamed":  # dense embeddings too large to keep: shifted one-pass scatter
+        monkeypatch.setattr(comp_mod, "_CHUNK", 4)
+        monkeypatch.setattr(comp_mod, "_KEEP_ELEMENTS", 20)
     for d, shrink in ((2, 0.0), (3, 4.0)):
         comps, (pos,) = components_from_logs([tmp_path / "run.jsonl"], embedder="log", dim=d,
                                              shrinkage=shrink, return_positions=True)
