@@ -80,7 +80,10 @@ def runlog_frame(log):
     partner = pd.array(log.partners.reshape(-1), dtype="Int64")
     partner[log.partners.reshape(-1) < 0] = pd.NA  # a mirroring agent (or an unknown one) has no partner
     mirrored = pd.array(log.mirrored.reshape(-1), dtype="boolean")
-    if not log.interactions_known:
+    known = getattr(log, "mirrored_known", None)
+    if known is not None:
+        mirrored[~np.asarray(known).reshape(-1)] = pd.NA  # the log stores null there
+    elif not log.interactions_known:
         mirrored[:] = pd.NA  # placeholders, not data (e.g. imported published logs)
     return pd.DataFrame({
         "t": t.astype(np.int64), "agent": agent.astype(np.int64), "partner": partner,

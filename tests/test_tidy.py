@@ -80,3 +80,15 @@ def test_runlog_to_dataframe(tmp_path):
     assert df.mirrored.tolist() == [True, False, False, True]
     assert df.label.isna().tolist() == [False, True, False, False]
     assert df.text[3] == "tulip!"
+
+
+def test_runlog_to_dataframe_unknown_mirror_flags_are_missing(tmp_path):
+    from gmmproxy.llm.log import LogWriter, read_log
+
+    path = tmp_path / "run.jsonl"
+    with LogWriter(path, {"n_agents": 2}) as w:
+        w.append_step(0, [dict(agent=0, partner=None, mirrored=None, text="a", label="rose"),
+                          dict(agent=1, partner=None, mirrored=True, text="b", label="rose")])
+    df = read_log(path).to_dataframe()
+    assert df.mirrored.isna().tolist() == [True, False] and bool(df.mirrored[1])
+    assert df.partner.isna().all()

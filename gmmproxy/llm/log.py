@@ -235,8 +235,8 @@ class RunLog:
     def to_dataframe(self):
         """One row per response: t, agent, partner, mirrored, label, text (needs the ``tidy`` extra).
 
-        ``partner`` is ``<NA>`` for a mirroring agent; ``mirrored`` is ``<NA>``
-        throughout when the log does not record interactions.
+        ``partner`` is ``<NA>`` where the log names none (a mirroring agent);
+        ``mirrored`` is ``<NA>`` where the log stores ``null``.
         """
         from gmmproxy._tidy import runlog_frame
 
