@@ -13,12 +13,27 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
 
+def _dask_available():
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-def test_sigint_keeps_finished_cells_and_exits_130(tmp_path):
+@pytest.mark.parametrize("executor", [
+    [],
+    # a local Dask cluster: exit 130 as well, and the cluster's processes are stopped
+    pytest.param(["--workers", "2"], marks=[pytest.mark.slow, pytest.mark.skipif(
+        not _dask_available(), reason="needs the distributed extra")]),
+], ids=["in-process", "dask"])
+def test_sigint_keeps_finished_cells_and_exits_130(tmp_path, executor):
     out = tmp_path / "s"
     values = [round(0.05 * i, 2) for i in range(12)]
     args = ["sweep", "--agents", "20", "--grid", "p_mirror=" + ",".join(map(str, values)),
-            "--replicates", "60", "--steps", "60", "--seed", "4", "--out", str(out), "--no-progress"]
+            "--replicates", "60", "--steps", "60", "--seed", "4", "--out", str(out), "--no-progress",
+            *executor]
     proc = subprocess.Popen([sys.executable, "-c", "from gmmproxy.cli import main; main()", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -35,6 +50,7 @@ def test_sigint_keeps_finished_cells_and_exits_130(tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "cells finished and kept in" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
     kept = sorted((out / "cells").glob("*.parquet"))
     assert 1 <= len(kept) < len(values)
     assert not list((out / "cells").glob(".*.part"))
