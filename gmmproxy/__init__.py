@@ -25,6 +25,11 @@ from gmmproxy._seeding import replicate_seed  # noqa: E402
 from gmmproxy.config import SimulationConfig  # noqa: E402
 from gmmproxy._simulate import simulate, simulate_many  # noqa: E402
 from gmmproxy.trajectory import Ensemble, Trajectory  # noqa: E402
+from gmmproxy.sweeps import load_sweep, sweep  # noqa: E402
+from gmmproxy.sweeps._legacy import install as _install_legacy_sweep  # noqa: E402
+
+_install_legacy_sweep(sweep)  # gmmproxy.sweep.sweep(...) / `from gmmproxy.sweep import sweep`: deprecated
+del _install_legacy_sweep
 
 __all__ = [
     "Ensemble",
@@ -35,5 +40,7 @@ __all__ = [
     "replicate_seed",
     "simulate",
     "simulate_many",
+    "load_sweep",
+    "sweep",
     "topology",
 ]

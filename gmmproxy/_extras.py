@@ -1,12 +1,24 @@
-"""The error raised when an optional extra (LLM client, embeddings, ...) is not installed."""
+"""Optional dependencies: import them or fail with one line naming the extra to install."""
 from __future__ import annotations
 
-__all__ = ["MissingExtraError"]
+import importlib
+
+__all__ = ["MissingExtraError", "require"]
 
 
 class MissingExtraError(ImportError):
-    """An optional dependency is missing; the message names the ``pip install`` line.
+    """An optional dependency is missing; the message says which extra provides it."""
 
-    A subclass of ImportError, so ``except ImportError`` keeps working; the
-    command line prints it as one line and exits with status 2.
+
+def require(module: str, extra: str, purpose: str):
+    """Import and return ``module``, or raise :class:`MissingExtraError`.
+
+    The message reads e.g. ``sweeps on a Dask cluster: the 'distributed'
+    extra is not installed (no module 'distributed'); pip install
+    'gmmproxy[distributed]'``.
     """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"{purpose}: the {extra!r} extra is not installed (no module {module!r}); "
+                                f"pip install 'gmmproxy[{extra}]'") from None
