@@ -62,6 +62,15 @@ def _invoke(args):
 
 # ----------------------------------------------------------------------------- CLI cases
 
+try:
+    import pandas  # noqa: F401
+
+    _HAVE_PANDAS = True
+except ImportError:
+    _HAVE_PANDAS = False
+_NEEDS_PANDAS = pytest.mark.skipif(not _HAVE_PANDAS, reason="sweep needs the tidy extra")
+_WITHOUT_PANDAS = pytest.mark.skipif(_HAVE_PANDAS, reason="checks the missing-extra message")
+
 # (args, word the Error line must contain); "{d}" is the fixture folder
 SIM = ["simulate", "--n-agents", "4", "--steps", "2"]
 CLI_CASES = [
@@ -232,10 +241,12 @@ CLI_CASES = [
       "--model", "m", "--retries", "-1"], "retries"),
     (["llm", "run", "--out", "{d}/r12.jsonl", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
       "--model", "m", "--max-concurrency", "0"], "concurrency"),
-    # sweep (model options shared with simulate)
-    (["sweep", "--grid", "p_mirror=0.1", "--n-agents", "1"], "n_agents"),
-    (["sweep", "--grid", "p_mirror=0.1", "--n-agents", "4", "--sigma", "-1"], "sigma"),
-    (["sweep", "--grid", "nonsense", "--n-agents", "4"], "--grid"),
+    # sweep (model options shared with simulate; the command needs the tidy extra)
+    pytest.param(["sweep", "--grid", "p_mirror=0.1", "--n-agents", "1"], "n_agents", marks=_NEEDS_PANDAS),
+    pytest.param(["sweep", "--grid", "p_mirror=0.1", "--n-agents", "4", "--sigma", "-1"], "sigma",
+                 marks=_NEEDS_PANDAS),
+    pytest.param(["sweep", "--grid", "nonsense", "--n-agents", "4"], "--grid", marks=_NEEDS_PANDAS),
+    pytest.param(["sweep", "--grid", "p_mirror=0.1"], "gmmproxy[tidy]", marks=_WITHOUT_PANDAS),
 ]
 
 
@@ -243,7 +254,12 @@ def _outputs_in(d):
     return {p.name for p in d.rglob("*")}
 
 
-@pytest.mark.parametrize("args, word", CLI_CASES, ids=[" ".join(a)[:70] for a, _ in CLI_CASES])
+def _case_id(case):
+    args = case.values[0] if hasattr(case, "values") else case[0]
+    return " ".join(args)[:70]
+
+
+@pytest.mark.parametrize("args, word", CLI_CASES, ids=[_case_id(c) for c in CLI_CASES])
 def test_cli_bad_input(files, args, word):
     before = _outputs_in(files)
     res, took = _invoke([a.replace("{d}", str(files)) for a in args])
