@@ -19,6 +19,7 @@ import numpy as np
 
 from gmmproxy._memory import check_simulation_memory
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
+from gmmproxy._threading import parallel_launch
 from gmmproxy.config import SimulationConfig
 from gmmproxy.trajectory import Ensemble, Trajectory
 
@@ -272,7 +273,8 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
         while done < replicates:
             m = min(chunk_size, replicates - done)
             states = replicate_states(ss, m, start=done)
-            parts.append(_run_kernel(cfg, steps, states, record, wdt, parallel=True))
+            with parallel_launch():  # the fork-safe workqueue layer takes one launch at a time
+                parts.append(_run_kernel(cfg, steps, states, record, wdt, parallel=True))
             done += m
             if bar is not None:
                 bar.update(m)

@@ -10,14 +10,17 @@ when installed, else workqueue; OpenMP only off Linux), unless the user set
 ``NUMBA_THREADING_LAYER`` or assigned ``numba.config.THREADING_LAYER`` before
 importing gmmproxy.
 
-The workqueue layer does not allow two parallel kernels to run at once from
-different threads. The kernels hold the GIL (they are not ``nogil``), so two
-Python threads can never launch them concurrently; a kernel made ``nogil``
-would need a lock around its launch.
+The workqueue layer aborts the process when two threads launch parallel
+kernels at once (Numba releases the GIL while a parallel region runs), as a
+thread-pool sweep executor does. :func:`parallel_launch` therefore
+serialises parallel launches whenever the layer may be workqueue; each
+launch already uses every Numba thread, so little is lost.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 
 #: what gmmproxy asks for when the user did not choose a layer
 DEFAULT_LAYER = "forksafe"
@@ -37,3 +40,25 @@ def choose_threading_layer() -> str:
         return str(numba.config.THREADING_LAYER)
     numba.config.THREADING_LAYER = DEFAULT_LAYER
     return DEFAULT_LAYER
+
+
+_LAUNCH_LOCK = threading.RLock()
+
+
+def _layer_needs_lock() -> bool:
+    import numba
+
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:  # no parallel launch yet: the first one picks the layer; be safe
+        return str(numba.config.THREADING_LAYER).lower() in ("default", "forksafe", "workqueue")
+
+
+@contextlib.contextmanager
+def parallel_launch():
+    """Context for one parallel kernel call: one at a time across threads under workqueue."""
+    if _layer_needs_lock():
+        with _LAUNCH_LOCK:
+            yield
+    else:
+        yield

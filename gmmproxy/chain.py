@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
+from gmmproxy._threading import parallel_launch
 from gmmproxy._validation import check_int
 from gmmproxy.polarization import log_thresholds
 
@@ -349,9 +350,10 @@ def _run(cfg, steps, states, seed_ss, init_weights, init_log_weights, init_rag, 
     log_eps = np.log(cfg.eps) if cfg.eps > 0 else -np.inf
     log_1m_eps = np.log1p(-cfg.eps)
     t0 = time.perf_counter()
-    run_many(states, lw0, rag0, np.ascontiguousarray(cfg.means), np.ascontiguousarray(cfg.sigmas),
-             steps, cfg.n_neighbors or 0, log_eps, log_1m_eps, rag_mode, log_deltas, track,
-             out_lw, out_rag, rec_lw, rec_rag, rec_i, rec_j, rec_x, hit, fin, inwin)
+    with parallel_launch():  # the fork-safe workqueue layer takes one launch at a time
+        run_many(states, lw0, rag0, np.ascontiguousarray(cfg.means), np.ascontiguousarray(cfg.sigmas),
+                 steps, cfg.n_neighbors or 0, log_eps, log_1m_eps, rag_mode, log_deltas, track,
+                 out_lw, out_rag, rec_lw, rec_rag, rec_i, rec_j, rec_x, hit, fin, inwin)
     wall = time.perf_counter() - t0
     prov = {
         "config": cfg.as_dict(),

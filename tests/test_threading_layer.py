@@ -58,3 +58,34 @@ def test_user_choice_of_layer_is_kept():
     out = subprocess.run([sys.executable, "-c", code], env=dict(env, PYTHONPATH=_ROOT),
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "threadsafe", out.stderr
+
+
+_THREADS_SCRIPT = """
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+import gmmproxy
+from gmmproxy.chain import ChainConfig, simulate_chain_many
+
+cfg = gmmproxy.SimulationConfig(n_agents=5, n_components=5, rag_size=2)
+ccfg = ChainConfig(n_agents=5, sigma=0.3, rag_size=2, n_neighbors=2, eps=0.0)
+
+def batch(seed):
+    return gmmproxy.simulate_many(cfg, 20, 16, seed=seed, progress=False, chunk_size=2).n_silos
+
+def chains(seed):
+    return simulate_chain_many(ccfg, 30, 16, seed, chunk_size=2).log_weights
+
+with ThreadPoolExecutor(4) as ex:
+    got = list(ex.map(batch, range(6))) + list(ex.map(chains, range(6)))
+want = [batch(s) for s in range(6)] + [chains(s) for s in range(6)]
+print(int(all(np.array_equal(a, b) for a, b in zip(got, want))))
+"""
+
+
+def test_parallel_batches_from_several_threads():
+    """A thread-pool executor (as the sweeps' threads executor) may launch batches concurrently."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=dict(env, PYTHONPATH=_ROOT),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "1"
