@@ -13,21 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from gmmproxy._validation import check_float, check_int
+# the short local names keep the long validation block below readable
+from gmmproxy._validation import check_float as _float
+from gmmproxy._validation import check_int as _int
 
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
 
 DEFAULT_EPS = 1e-12
 _UPDATES = ("synchronous", "sequential")
 _REPLACEMENTS = ("farthest", "fifo")
-
-
-def _int(name: str, value, lo: int, hi: int | None = None) -> int:
-    return check_int(name, value, lo, hi)
-
-
-def _float(name: str, value) -> float:
-    return check_float(name, value)
 
 
 def _array(name: str, value, ndim_allowed: tuple[int, ...]) -> np.ndarray:

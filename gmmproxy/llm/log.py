@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmmproxy._provenance import json_default, package_version
+
 __all__ = ["LogWriter", "RunLog", "read_log", "sidecar_path", "REQUIRED_RECORD_KEYS"]
 
 #: keys every response record passed to :meth:`LogWriter.append_step` must have
@@ -41,32 +43,10 @@ def sidecar_path(path) -> str:
     return os.fspath(path) + _EMB_SUFFIX
 
 
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gmmproxy")
-    except Exception:  # not pip-installed (running from a checkout)
-        try:
-            import gmmproxy
-
-            return str(getattr(gmmproxy, "__version__", "unknown"))
-        except Exception:
-            return "unknown"
-
-
-def _json_default(obj):
-    # numpy scalars / arrays in extra keys (e.g. a memory vector) become plain JSON
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
-
-
 def _dumps(obj) -> str:
-    # allow_nan=False: a NaN in a log is a bug upstream, never something to write silently
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, default=_json_default)
+    # allow_nan=False: a NaN in a log is a bug upstream, never something to write silently;
+    # json_default turns NumPy values in extra keys (e.g. a memory vector) into plain JSON
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, default=json_default)
 
 
 def _n_agents_of(meta: dict, where: str) -> int:
@@ -372,7 +352,7 @@ class LogWriter:
         run = {"type": "run"}
         run.update(meta)
         run["n_agents"] = n
-        run.setdefault("package_version", _package_version())
+        run.setdefault("package_version", package_version())
         run.setdefault(
             "start_time",
             _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
