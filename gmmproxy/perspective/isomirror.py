@@ -7,7 +7,7 @@ import numpy as np
 
 from gmmproxy._validation import check_int
 from gmmproxy.perspective.cmds import ClassicalMDS
-from gmmproxy.perspective.space import _pairwise_euclidean, _procrustes_align
+from gmmproxy.perspective.space import _as_positions, _pairwise_euclidean, _procrustes_align
 
 __all__ = ["configuration_distances", "iso_mirror", "IsoMirror"]
 
@@ -33,13 +33,7 @@ def configuration_distances(positions, align: bool = False) -> np.ndarray:
     -------
     ndarray, shape (T, T)
     """
-    Z = np.asarray(positions, dtype=np.float64)
-    if Z.ndim == 2:
-        Z = Z[:, :, None]
-    if Z.ndim != 3 or Z.shape[0] < 1 or Z.shape[1] < 1:
-        raise ValueError(f"positions must have shape (T, n, d); got {np.shape(positions)}")
-    if not np.all(np.isfinite(Z)):
-        raise ValueError("positions must be finite")
+    Z = _as_positions(positions)
     T, n, _ = Z.shape
     if not align:
         return _pairwise_euclidean(Z.reshape(T, -1)) / np.sqrt(n)
@@ -127,11 +121,7 @@ def iso_mirror(positions, n_neighbors=None, align: bool = False,
     -------
     IsoMirror
     """
-    Z = np.asarray(positions, dtype=np.float64)
-    if Z.ndim == 2:
-        Z = Z[:, :, None]
-    if Z.ndim != 3 or Z.shape[0] < 3:
-        raise ValueError(f"positions must have shape (T, n, d) with T >= 3; got {Z.shape}")
+    Z = _as_positions(positions, min_times=3)
     T = Z.shape[0]
     k = max(2, int(round(np.sqrt(T)))) if n_neighbors is None else \
         check_int("n_neighbors", n_neighbors, 1, T - 1)
