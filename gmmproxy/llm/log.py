@@ -1,4 +1,7 @@
-"""The JSON Lines log of an interacting-LLM-agents run: writer (with resume) and reader.
+"""The JSON Lines log of an interacting-LLM-agents run: its layout and the reader (:func:`read_log`, :class:`RunLog`).
+
+The writer (:class:`LogWriter`, in ``_log_writer``) and the format helpers (``_log_format``)
+are importable from here too.
 
 Layout (full description in ``docs/log-format.md``):
 
