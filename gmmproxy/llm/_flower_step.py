@@ -33,17 +33,17 @@ def nearest_neighbors(embeddings, n_neighbors: int) -> np.ndarray:
         Row ``i``: the agents ``j != i`` with the smallest L2 distance to agent ``i``,
         nearest first, ties broken by the smaller index.
     """
+    from gmmproxy.topology import k_nearest
+
     e = np.asarray(embeddings, dtype=np.float64)
     n = e.shape[0]
-    out = np.empty((n, n_neighbors), dtype=np.int64)
+    D = np.empty((n, n))
     for i in range(n):
         # row by row: identical answers get distance exactly 0 (a Gram-matrix formula
         # would leave rounding noise and make their tie order arbitrary), and memory
-        # stays O(n D)
-        d = np.sqrt(np.sum((e - e[i]) ** 2, axis=1))
-        d[i] = np.inf
-        out[i] = np.argsort(d, kind="stable")[:n_neighbors]
-    return out
+        # stays O(n D + n^2) with n agents in the tens
+        D[i] = np.sqrt(np.sum((e - e[i]) ** 2, axis=1))
+    return k_nearest(D, n_neighbors)
 
 
 def _step_stream(ss: np.random.SeedSequence, t: int, purpose: int) -> np.random.SeedSequence:

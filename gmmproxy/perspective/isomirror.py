@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gmmproxy._validation import check_int
+from gmmproxy.topology import k_nearest
 from gmmproxy.perspective.cmds import ClassicalMDS
 from gmmproxy.perspective.space import _as_positions, _pairwise_euclidean, _procrustes_align
 
@@ -75,7 +76,9 @@ def _knn_geodesics(X: np.ndarray, k: int):
     N = X.shape[0]
     D = _pairwise_euclidean(X)
     while True:
-        order = np.argsort(D, axis=1, kind="stable")[:, 1 : k + 1]
+        # self excluded explicitly: with coincident points, slicing off column 0 of a
+        # sorted row could drop a neighbour at distance 0 instead of the point itself
+        order = k_nearest(D, k)
         rows = np.repeat(np.arange(N), order.shape[1])
         W = np.zeros((N, N))
         # coincident points (distance 0) must stay joined: a stored 0 means "no edge"
