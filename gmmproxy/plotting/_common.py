@@ -39,16 +39,6 @@ def _check_ax(ax):
         raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
 
 
-def _axes_for(ax, figsize):
-    """``ax`` itself (checked), or the axes of a new one-panel figure of ``figsize``."""
-    _check_ax(ax)
-    if ax is None:
-        from gmmproxy.plotting._save import _new_figure
-
-        ax = _new_figure(figsize=figsize)[1][0, 0]
-    return ax
-
-
 def _label_name_lookup(label_names, labels: np.ndarray):
     """Return a function label -> display string, checking every label is named."""
     if label_names is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gmmproxy.plotting._common import (_AGENT_CMAP, _as_silos, _axes_for, _label_name_lookup,
+from gmmproxy.plotting._common import (_AGENT_CMAP, _as_silos, _check_ax, _label_name_lookup,
                                        _silo_colour)
 from gmmproxy.plotting._save import _finish, _new_figure
 
@@ -40,7 +40,10 @@ def plot_silo_membership(silos, ax=None, *, label_names=None, title=None,
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
-    ax = _axes_for(ax, figsize=(6.4, 3.2))
+    _check_ax(ax)
+    if ax is None:
+        _, axes = _new_figure(figsize=(6.4, 3.2))
+        ax = axes[0, 0]
     n_steps, n_agents = s.shape
     t = np.arange(n_steps)
     from matplotlib import colormaps
@@ -99,9 +102,12 @@ def plot_silo_sizes(silos, ax=None, *, label_names=None, title=None,
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
+    _check_ax(ax)
     if legend is not None and not isinstance(legend, (bool, np.bool_)):
         raise TypeError(f"legend must be a bool or None; got {type(legend).__name__}")
-    ax = _axes_for(ax, figsize=(6.4, 3.2))
+    if ax is None:
+        _, axes = _new_figure(figsize=(6.4, 3.2))
+        ax = axes[0, 0]
     n_steps, n_agents = s.shape
     present = np.unique(s)
     name_of = _label_name_lookup(label_names, present)
@@ -152,7 +158,10 @@ def plot_n_silos(silos, ax=None, *, label=None, title=None, color=None, path=Non
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
-    ax = _axes_for(ax, figsize=(6.4, 3.0))
+    _check_ax(ax)
+    if ax is None:
+        _, axes = _new_figure(figsize=(6.4, 3.0))
+        ax = axes[0, 0]
     counts = np.array([np.unique(row).size for row in s])
     ax.plot(np.arange(s.shape[0]), counts, drawstyle="steps-post", color=color,
             label=label, gid="n_silos")
