@@ -13,15 +13,17 @@ from typing import Any
 
 import numpy as np
 
-# the short local names keep the long validation block below readable
-from gmmproxy._validation import check_float as _float
-from gmmproxy._validation import check_int as _int
+from gmmproxy._validation import check_float, check_int
 
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
 
 DEFAULT_EPS = 1e-12
 _UPDATES = ("synchronous", "sequential")
 _REPLACEMENTS = ("farthest", "fifo")
+
+
+# short local names of the shared checks keep the long validation block below readable
+_int, _float = check_int, check_float
 
 
 def _array(name: str, value, ndim_allowed: tuple[int, ...]) -> np.ndarray:

@@ -8,8 +8,6 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from gmmproxy._provenance import json_default, package_version
-
 __all__ = ["save_figure"]
 
 # Formats whose metadata can carry a free-text provenance entry, and the key used.
@@ -64,6 +62,8 @@ def save_figure(fig, path, provenance=None, *, dpi: int = 150) -> Path:
                 f"provenance can only be stored in {sorted(_PROVENANCE_KEY)} files; "
                 f"got path {str(path)!r}"
             )
+        from gmmproxy._provenance import json_default, package_version
+
         try:
             text = json.dumps(dict(provenance), default=json_default, sort_keys=True)
         except TypeError as exc:  # checked before the figure is written
