@@ -29,6 +29,9 @@ import numpy as np
 from ._log_format import _EMB_DTYPE, REQUIRED_RECORD_KEYS, _scan, sidecar_path
 from ._log_writer import LogWriter
 
+# the old private name, still imported by gmmproxy.bridge.importer (mirror recovery)
+from gmmproxy._provenance import package_version as _package_version  # noqa: E402,F401
+
 __all__ = ["LogWriter", "RunLog", "read_log", "sidecar_path", "REQUIRED_RECORD_KEYS"]
 
 
