@@ -125,7 +125,7 @@ def k_nearest(distances, n_neighbors: int) -> np.ndarray:
 
     The one k-nearest rule outside the kernels (the LLM runner's partner choice and the
     iso-mirror's neighbourhood graph use it); the Numba kernels select the same set in
-    weight space without allocating (:mod:`gmmproxy._kernels.neighbors`).
+    weight space without allocating (with their default tie rule) (:mod:`gmmproxy._kernels.neighbors`).
 
     Parameters
     ----------
