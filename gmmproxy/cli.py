@@ -17,6 +17,7 @@ _LAZY_COMMANDS = {
     "theory": "theory.cli:theory_group",
     "llm": "gmmproxy.llm.cli:llm_group",
     "perspective": "gmmproxy.bridge.cli:perspective_command",
+    "warmup": "gmmproxy.warmup_cli:warmup_command",
 }
 # extra commands attached to lazily loaded groups: group -> {name: "module:attr"}
 _LAZY_GROUP_EXTRAS = {

@@ -21,8 +21,8 @@ point in the RAG.
 import math
 
 import numpy as np
-from numba import njit
 
+from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.rng import categorical_row, standard_normal
 
 
@@ -32,13 +32,13 @@ LOG_UNDERFLOW = -745.1332191019412
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def density_cutoff(eps):
     """Relative log-density below which a component's scaled density is stored as 0."""
     return 2.0 * math.log(eps) - 40.0
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def log_density_1d(x, mu, inv_sd, log_sd, out):
     """Unnormalised log-densities of scalar x under K 1-d components -> out; returns the max."""
     best = -np.inf
@@ -51,7 +51,7 @@ def log_density_1d(x, mu, inv_sd, log_sd, out):
     return best
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def log_density_nd(x, mu, chol, half_logdet, out, work):
     """Unnormalised log-densities of x (d,) under K components with Cholesky factors chol (K, d, d)."""
     K = mu.shape[0]
@@ -74,7 +74,7 @@ def log_density_nd(x, mu, chol, half_logdet, out, work):
     return best
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def scale_densities(logd, best, cutoff, out):
     """out[c] = exp(logd[c] - best), or 0 where that is below exp(cutoff)."""
     for c in range(logd.shape[0]):
@@ -82,7 +82,7 @@ def scale_densities(logd, best, cutoff, out):
         out[c] = math.exp(v) if v > cutoff else 0.0
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def sample_point(state, W, row, mu, chol, out):
     """One draw from sum_c W[row, c] N(mu_c, chol_c chol_c^T) into out (d,); returns the component.
 
@@ -106,7 +106,7 @@ def sample_point(state, W, row, mu, chol, out):
     return c
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def clip_normalise(w, eps, out):
     """out = clip(w, eps, 1-eps) / sum, NaN -> eps (the authors' guards); out may be w."""
     total = 0.0
@@ -123,7 +123,7 @@ def clip_normalise(w, eps, out):
         out[c] *= inv
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def underflow_log_scale(logd, half_logdet, best, d):
     """Log-scale ``s`` of a point for the authors' underflow guard.
 
@@ -146,7 +146,7 @@ def underflow_log_scale(logd, half_logdet, best, d):
     return best - 0.5 * d * LOG_2PI
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def underflows(ulog, tot):
     """True when a point's mixture density exp(ulog) * tot rounds to 0 in float64.
 
@@ -156,7 +156,7 @@ def underflows(ulog, tot):
     return ulog < LOG_UNDERFLOW + 60.0 and ulog + math.log(tot) < LOG_UNDERFLOW
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     """Scaled densities of scalar x for 1-d components of *equal* sd and *ascending* means.
 
@@ -220,7 +220,7 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     return lo, hi, ulog
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
     """One EM weight step for agent ``arow``'s RAG, its point ``slot`` replaced by a new one.
 
@@ -279,7 +279,7 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
         OUT[orow, c] *= inv_total
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def farthest_index(R, row, x):
     """Index of agent ``row``'s RAG point (``R[row]`` of shape (r, d)) farthest from x; first on ties."""
     best = -1.0
