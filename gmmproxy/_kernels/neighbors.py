@@ -91,6 +91,12 @@ def select_rank(cand, cnt, drow, q):
             lo = store + 1
 
 
+# relative tolerance of "the same distance" for random tie-breaking: far above
+# the few-ulp rounding noise (~1e-15) of a computed distance, far below any
+# difference between belief states that the dynamics act on
+TIE_RTOL = 1e-12
+
+
 @kernel(inline="always")
 def pick_among(state, cand, cnt, drow, k, random_ties):
     """A partner uniform among the k nearest of ``cand[:cnt]`` (all of them when ``k >= cnt``).
@@ -98,10 +104,14 @@ def pick_among(state, cand, cnt, drow, k, random_ties):
     Nearest by ``drow[agent]``; ties at the k-th distance go to the lower
     agent index, or (``random_ties``) to a uniformly random subset of the
     tied agents: the partner is then uniform over the ``m_less`` agents
-    strictly nearer than the k-th distance with probability ``m_less / k``,
-    else uniform over all ``m_eq`` agents at exactly that distance -- the
-    marginal of "uniform over a k-set whose tied part is a uniform random
-    subset". Reorders ``cand[:cnt]``.
+    nearer than the k-th distance with probability ``m_less / k``, else
+    uniform over all ``m_eq`` agents tied with it -- the marginal of
+    "uniform over a k-set whose tied part is a uniform random subset".
+    With random ties, "tied" means equal to the k-th distance up to a
+    relative ``TIE_RTOL`` (rounding: the default initial rows are
+    permutations of each other only up to the last bit of their
+    normaliser, so their distances differ in the last bits). Reorders
+    ``cand[:cnt]``.
     """
     if k >= cnt:
         return cand[randint(state, cnt)]
@@ -109,13 +119,15 @@ def pick_among(state, cand, cnt, drow, k, random_ties):
     if not random_ties:
         return select_rank(cand, cnt, drow, q)
     dk = drow[select_rank(cand, cnt, drow, k - 1)]
+    lo = dk * (1.0 - TIE_RTOL)
+    hi = dk * (1.0 + TIE_RTOL)
     m_less = 0
     m_eq = 0
     for s in range(cnt):
         v = drow[cand[s]]
-        if v < dk:
+        if v < lo:
             m_less += 1
-        elif v == dk:
+        elif v <= hi:
             m_eq += 1
     if q < m_less:
         want = q
@@ -125,7 +137,7 @@ def pick_among(state, cand, cnt, drow, k, random_ties):
         strict = False
     for s in range(cnt):
         v = drow[cand[s]]
-        if (v < dk) if strict else (v == dk):
+        if (v < lo) if strict else (lo <= v <= hi):
             if want == 0:
                 return cand[s]
             want -= 1
@@ -188,23 +200,27 @@ def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
     if not random_ties:
         return heap[q]
     dk = drow[heap[0]]
+    lo = dk * (1.0 - TIE_RTOL)
+    hi = dk * (1.0 + TIE_RTOL)
     m_less = 0
     for s in range(k):
-        if drow[heap[s]] < dk:
+        if drow[heap[s]] < lo:
             m_less += 1
     if q < m_less:
         for s in range(k):
-            if drow[heap[s]] < dk:
+            if drow[heap[s]] < lo:
                 if q == 0:
                     return heap[s]
                 q -= 1
     m_eq = 0
     for s in range(cnt):
-        if drow[cand[s]] == dk:
+        v = drow[cand[s]]
+        if lo <= v <= hi:
             m_eq += 1
     want = randint(state, m_eq)
     for s in range(cnt):
-        if drow[cand[s]] == dk:
+        v = drow[cand[s]]
+        if lo <= v <= hi:
             if want == 0:
                 return cand[s]
             want -= 1
