@@ -82,7 +82,15 @@ def scale_densities(logd, best, cutoff, out):
         out[c] = math.exp(v) if v > cutoff else 0.0
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
+def sample_point_1d(state, W, row, mu, chol, out):
+    """:func:`sample_point` for one-dimensional components (compiles without the d-dimensional code)."""
+    c = categorical_row(state, W, row)
+    out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal(state)
+    return c
+
+
+@kernel(_nrt=False)
 def sample_point(state, W, row, mu, chol, out):
     """One draw from sum_c W[row, c] N(mu_c, chol_c chol_c^T) into out (d,); returns the component.
 
@@ -220,7 +228,7 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     return lo, hi, ulog
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
     """One EM weight step for agent ``arow``'s RAG, its point ``slot`` replaced by a new one.
 
@@ -279,7 +287,7 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
         OUT[orow, c] *= inv_total
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def farthest_index(R, row, x):
     """Index of agent ``row``'s RAG point (``R[row]`` of shape (r, d)) farthest from x; first on ties."""
     best = -1.0

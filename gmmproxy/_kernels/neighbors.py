@@ -284,7 +284,7 @@ def sparse_distance(W, a, b, supp, nsupp, floor):
     return math.sqrt(s)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def weight_distances_sparse(W, D, supp, nsupp, floor):
     """D[a, b] = distance of weight rows a and b, via :func:`sparse_distance` when the rows are sparse.
 

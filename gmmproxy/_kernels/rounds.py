@@ -31,6 +31,7 @@ from gmmproxy._kernels.gmm import (
     log_density_1d,
     log_density_nd,
     sample_point,
+    sample_point_1d,
     scale_densities,
     underflow_log_scale,
     underflows,
@@ -58,7 +59,7 @@ PARTNER_NAMES = {PARTNER_ALL: "unrestricted", PARTNER_KNN: "kNN", PARTNER_GRAPH:
                  PARTNER_SPARSE: "sparse graph"}
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def record_step(t, b, W, rec):
     """Silos at step t of replicate b (argmax, ties to the smaller index) and the per-step metrics."""
     n, K = W.shape
@@ -90,7 +91,7 @@ def record_step(t, b, W, rec):
         rec.prev[i] = rec.cur[i]
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def finish_replicate(b, R, rec):
     n, r, d = R.shape
     for i in range(n):
@@ -127,7 +128,7 @@ def other_uniform(state, i, n):
     return j + 1 if j >= i else j
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     """Uniform among agent i's k nearest allowed agents (the mirroring draw is made by the caller).
 
@@ -170,7 +171,7 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     return pick_k_nearest(state, cand, cnt, drow, k, rules.random_ties, scr.heap)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def densities_1d(x, mix, scr, out):
     """Scaled densities of scalar x[0] under 1-d components -> out (all K); returns (0, K, log-scale)."""
     best = log_density_1d(x[0], mix.mu1, mix.inv_sd, mix.log_sd, scr.logd)
@@ -178,7 +179,7 @@ def densities_1d(x, mix, scr, out):
     return 0, mix.mu.shape[0], underflow_log_scale(scr.logd, mix.half_logdet, best, 1)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def densities_nd(x, mix, scr, out):
     """Scaled densities of x (d,) -> out (all K); returns (0, K, underflow log-scale)."""
     best = log_density_nd(x, mix.mu, mix.chol, mix.half_logdet, scr.logd, scr.work)
@@ -186,7 +187,7 @@ def densities_nd(x, mix, scr, out):
     return 0, mix.mu.shape[0], underflow_log_scale(scr.logd, mix.half_logdet, best, mix.mu.shape[1])
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def densities_banded(x, mix, out):
     """Scaled densities of x[0] on the band around its nearest mean (``gmm.banded_densities_1d``)."""
     return banded_densities_1d(x[0], mix.mu1, mix.inv_sd, mix.log_sd[0], mix.inv_spacing, mix.cutoff, out)
@@ -218,6 +219,10 @@ def alg1_kernel(DENSITY, PARTNER):
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr):
+        # row indices as plain int64: a literal 0 or 1 would make Numba compile
+        # a second copy of each helper specialised on the literal
+        ROW0 = np.int64(0)
+        ROW1 = np.int64(1)
         n, K = pop.W.shape
         r = pop.R.shape[1]
         d = pop.R.shape[2]
@@ -237,7 +242,10 @@ def alg1_kernel(DENSITY, PARTNER):
             if start.sample_rag:
                 for i in range(n):
                     for h in range(r):
-                        sample_point(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
+                        if DENSITY == DENS_ND:
+                            sample_point(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
+                        else:
+                            sample_point_1d(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
             for i in range(n):
                 for h in range(r):
                     if DENSITY == DENS_BANDED:
@@ -249,7 +257,7 @@ def alg1_kernel(DENSITY, PARTNER):
                     pop.BL[i, h] = lo_
                     pop.BH[i, h] = hi_
                     pop.BS[i, h] = bs
-            record_step(0, b, start.W0, rec)
+            record_step(ROW0, b, start.W0, rec)
             cur = pop
             new = nxt if not sequential else pop
             for t in range(steps):
@@ -267,7 +275,10 @@ def alg1_kernel(DENSITY, PARTNER):
                         j = choose_restricted(state, i, cur.W, scr, rules, k, g,
                                               not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
                     # query from agent i, drawn with its current weights
-                    sample_point(state, cur.W, i, mix.mu, mix.chol, scr.x)
+                    if DENSITY == DENS_ND:
+                        sample_point(state, cur.W, i, mix.mu, mix.chol, scr.x)
+                    else:
+                        sample_point_1d(state, cur.W, i, mix.mu, mix.chol, scr.x)
                     if DENSITY == DENS_BANDED:
                         lx, hx, bx = densities_banded(scr.x, mix, scr.dx)
                     elif DENSITY == DENS_1D:
@@ -277,9 +288,12 @@ def alg1_kernel(DENSITY, PARTNER):
                     # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
                     slot_j = cur.ptr[j] if fifo else farthest_index(cur.R, j, scr.x)
                     em_weights(cur.W, j, cur.DN, j, cur.BL, cur.BH, cur.BS, slot_j, scr.dx, lx, hx, bx, mix.eps,
-                               scr.WB, 0)
+                               scr.WB, ROW0)
                     # answer drawn from the pseudo-updated weights (row 0 of WB)
-                    sample_point(state, scr.WB, 0, mix.mu, mix.chol, scr.y)
+                    if DENSITY == DENS_ND:
+                        sample_point(state, scr.WB, ROW0, mix.mu, mix.chol, scr.y)
+                    else:
+                        sample_point_1d(state, scr.WB, ROW0, mix.mu, mix.chol, scr.y)
                     if DENSITY == DENS_BANDED:
                         ly, hy, by = densities_banded(scr.y, mix, scr.dy)
                     elif DENSITY == DENS_1D:
@@ -288,7 +302,7 @@ def alg1_kernel(DENSITY, PARTNER):
                         ly, hy, by = densities_nd(scr.y, mix, scr, scr.dy)
                     slot_i = cur.ptr[i] if fifo else farthest_index(cur.R, i, scr.y)
                     em_weights(cur.W, i, cur.DN, i, cur.BL, cur.BH, cur.BS, slot_i, scr.dy, ly, hy, by, mix.eps,
-                               scr.WB, 1)
+                               scr.WB, ROW1)
                     if not sequential:
                         # carry agent i's unchanged RAG rows into the new buffers
                         # (explicit loops: slice assignment is slow in Numba)
@@ -345,7 +359,7 @@ def cholesky_into(S, L):
     return half_logdet
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def em_cov(W, wrow, R, rrow, slot, xnew, mu, CH, HL, crow, mix, rules, scr, cs, w_out, orow, chol_out, hld_out):
     """Algorithm 2: one EM step for weights and covariances of agent ``rrow`` (means fixed).
 
@@ -433,6 +447,8 @@ def alg2_kernel(PARTNER):
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr, cs):
+        ROW0 = np.int64(0)  # not literals (see alg1_kernel)
+        ROW1 = np.int64(1)
         n, K = pop.W.shape
         r = pop.R.shape[1]
         d = pop.R.shape[2]
@@ -457,7 +473,7 @@ def alg2_kernel(PARTNER):
                 for i in range(n):
                     for h in range(r):
                         sample_point(state, pop.W, i, mu, pop.CH[i], pop.R[i, h])
-            record_step(0, b, start.W0, rec)
+            record_step(ROW0, b, start.W0, rec)
             if rec.mode == REC_WEIGHTS:
                 _record_chol(0, b, pop.CH, rec)
             cur = pop
@@ -479,11 +495,11 @@ def alg2_kernel(PARTNER):
                     sample_point(state, cur.W, i, mu, cur.CH[i], scr.x)
                     slot_j = cur.ptr[j] if fifo else farthest_index(cur.R, j, scr.x)
                     em_cov(cur.W, j, cur.R, j, slot_j, scr.x, mu, cur.CH, cur.HL, j, mix, rules, scr, cs,
-                           cs.wj, 0, cs.chj, cs.hlj)
-                    sample_point(state, cs.wj, 0, mu, cs.chj, scr.y)
+                           cs.wj, ROW0, cs.chj, cs.hlj)
+                    sample_point(state, cs.wj, ROW0, mu, cs.chj, scr.y)
                     slot_i = cur.ptr[i] if fifo else farthest_index(cur.R, i, scr.y)
                     em_cov(cur.W, i, cur.R, i, slot_i, scr.y, mu, cur.CH, cur.HL, i, mix, rules, scr, cs,
-                           scr.WB, 1, cs.chi, cs.hli)
+                           scr.WB, ROW1, cs.chi, cs.hli)
                     if not sequential:
                         for h in range(r):
                             for a in range(d):
