@@ -403,7 +403,7 @@ def simulate_chain(cfg, steps, seed, init_weights=None, init_rag=None, *, init_l
 
 def simulate_chain_many(cfg, steps, replicates, seed, init_weights=None, init_rag=None, *,
                         init_log_weights=None, record=(), levels=None) -> ChainResult:
-    """Run ``replicates`` independent chains in parallel (Numba ``prange``).
+    """Run ``replicates`` independent chains in parallel (blocks of replicates on threads).
 
     Replicate r uses the seed ``replicate_seed(seed, r)``; results do not depend
     on the number of threads. All replicates start from the same weights; RAGs

@@ -4,7 +4,7 @@ Numba keys a cached function on the source of the file that defines it only,
 not on the helpers it inlines from the other files here: editing ``gmm.py``
 alone would leave stale machine code for ``rounds.py``. Instead of deleting
 files, every kernel caches into ``<base>/gmmproxy-kernels-<digest>``, where
-the digest covers every ``*.py`` of this package: a changed helper simply
+the digest covers every kernel source of this package: a changed helper simply
 means a new folder (old folders are never read again and may be deleted by
 hand). Nothing is ever removed, so concurrent imports cannot race, and a
 read-only installation works. ``<base>`` is, in order of preference,
@@ -26,10 +26,17 @@ from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLoca
 _HERE = Path(__file__).resolve().parent
 
 
+# pure-Python modules of this package: they compile nothing, so editing them
+# must not invalidate the cache
+_NOT_KERNELS = frozenset({"__init__.py", "runner.py", "warmup.py"})
+
+
 def kernel_digest(folder: Path = _HERE) -> str:
-    """SHA-256 of the kernel sources (every ``*.py`` of ``folder``, in name order)."""
+    """SHA-256 of the kernel sources (every ``*.py`` of ``folder`` except the pure-Python ones, in name order)."""
     h = hashlib.sha256()
     for p in sorted(folder.glob("*.py")):
+        if p.name in _NOT_KERNELS:
+            continue
         h.update(p.name.encode())
         h.update(b"\0")
         h.update(p.read_bytes())

@@ -36,7 +36,10 @@ def distance_row(W, i, out):
     out[i] = 0.0
 
 
-@kernel(inline="always")
+# the selection helpers below are separate functions, not IR-inlined: inlining
+# the comparison at each of its dozen call sites made the kNN variant take 15 s
+# to compile; LLVM still inlines it at machine-code level
+@kernel(_nrt=False)
 def _less(drow, a, b):
     # order by distance, ties by agent index, so the k-nearest set is well defined
     da = drow[a]
@@ -44,7 +47,7 @@ def _less(drow, a, b):
     return da < db or (da == db and a < b)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def select_rank(cand, cnt, drow, q):
     """The element of rank q (0-based) of cand[:cnt] ordered by (drow, index); reorders cand."""
     lo = 0
@@ -97,7 +100,7 @@ def select_rank(cand, cnt, drow, q):
 TIE_RTOL = 1e-12
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def pick_among(state, cand, cnt, drow, k, random_ties):
     """A partner uniform among the k nearest of ``cand[:cnt]`` (all of them when ``k >= cnt``).
 
@@ -149,7 +152,7 @@ def pick_among(state, cand, cnt, drow, k, random_ties):
 HEAP_MAX_K = 64
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def _sift_down(heap, k, drow, pos):
     """Restore the max-heap order on (drow, index) of heap[:k] below position pos."""
     item = heap[pos]
@@ -167,7 +170,7 @@ def _sift_down(heap, k, drow, pos):
     heap[pos] = item
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def k_nearest_heap(cand, cnt, drow, k, heap):
     """The k nearest of ``cand[:cnt]`` by (distance, index) into ``heap[:k]``, a max-heap (top at 0).
 
@@ -186,7 +189,7 @@ def k_nearest_heap(cand, cnt, drow, k, heap):
             _sift_down(heap, k, drow, 0)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
     """A partner uniform among the k nearest of ``cand[:cnt]`` (increasing agent order).
 

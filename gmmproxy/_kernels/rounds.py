@@ -141,7 +141,7 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     """
     n = W.shape[0]
     cand = scr.cand
-    cnt = 0
+    cnt = np.int64(0)  # not the literal 0: the helpers would compile twice (literal and int64)
     if kind == PARTNER_SPARSE:
         for s in range(rules.indptr[g, i], rules.indptr[g, i + 1]):
             j = rules.indices[g, s]

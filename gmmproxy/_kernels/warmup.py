@@ -55,7 +55,7 @@ def warmup(all_variants: bool = False, chain: bool = True, echo=None) -> list[tu
         Called with one line per variant as it finishes.
     """
     from gmmproxy.config import SimulationConfig
-    from gmmproxy.simulate import simulate
+    from gmmproxy._simulate import simulate
 
     done = []
     variants = _all_variants() if all_variants else _DEFAULT
