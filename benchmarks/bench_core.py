@@ -124,13 +124,18 @@ def cost_vs_n(quick: bool) -> dict:
     import gmmproxy
 
     ns = [30, 100, 300, 1000] if quick else [30, 100, 300, 1000, 3000]
-    out = {"n": ns, "kNN k=10": [], "unrestricted": []}
+    out = {"n": ns, "kNN k=10": [], "unrestricted": [], "sparse graph, degree 10, k=5": []}
+    rs = np.random.default_rng(0)
     for n in ns:
         steps = max(3, int(30000 // n // (3 if quick else 1)))
         cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=10)
         out["kNN k=10"].append(per_update_numba(cfg, steps, 3))
         cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0)
         out["unrestricted"].append(per_update_numba(cfg, steps, 3))
+        # random directed graph of mean out-degree 10 (n >= 80 runs on the CSR path)
+        graph = rs.random((n, n)) < min(1.0, 10 / n)
+        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=5, graph=graph)
+        out["sparse graph, degree 10, k=5"].append(per_update_numba(cfg, steps, 3))
     return out
 
 
@@ -141,8 +146,10 @@ def plot(curves: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for key, marker in (("kNN k=10", "o"), ("unrestricted", "s")):
-        ax.loglog(curves["n"], curves[key], marker=marker, label=f"{key} (dense)" if key != "unrestricted" else key)
+    labels = {"kNN k=10": "k nearest (k = 10), dense distances", "unrestricted": "unrestricted (k = n - 1)",
+              "sparse graph, degree 10, k=5": "graph of mean degree 10, k = 5"}
+    for (key, label), marker in zip(labels.items(), "os^"):
+        ax.loglog(curves["n"], curves[key], marker=marker, label=label)
     ax.set_xlabel("number of agents n")
     ax.set_ylabel("CPU time per agent update (µs)")
     ax.set_title("Cost per update against n (K = 30, r = 5, 1 thread)", fontsize=10)
@@ -159,13 +166,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and steps")
     ap.add_argument("--plot", metavar="PNG", help="draw cost per update against n into this file")
     ap.add_argument("--skip-first-use", action="store_true", help="skip the empty-cache subprocess rows")
+    ap.add_argument("--curves-only", action="store_true", help="only the cost-per-update-against-n curves")
     args = ap.parse_args(argv)
     if args.plot:
         parent = os.path.dirname(os.path.abspath(args.plot))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             ap.error(f"--plot: folder {parent} does not exist or is not writable")
-    rows = [] if args.skip_first_use else first_use_rows(args.quick)
-    rows += steady_rows(args.quick)
+    rows = [] if (args.skip_first_use or args.curves_only) else first_use_rows(args.quick)
+    rows += [] if args.curves_only else steady_rows(args.quick)
     curves = cost_vs_n(args.quick)
     import numba
 

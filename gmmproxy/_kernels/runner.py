@@ -107,15 +107,21 @@ def ensure_compiled(disp, args, what: str) -> float:
     return time.perf_counter() - t0
 
 
+#: a graph whose mean out-degree is at most this fraction of n runs on the
+#: sparse (CSR) path: per update it costs O(degree), not O(n), and the round
+#: needs no n x n distance matrix
+SPARSE_GRAPH_MAX_DENSITY = 0.125
+
+
 def variant_of(cfg) -> tuple[int, int]:
     """(density kind, partner kind) of ``rounds`` that a configuration needs."""
-    K, d = cfg.n_components, cfg.dim
+    K, d, n = cfg.n_components, cfg.dim, cfg.n_agents
     graph = getattr(cfg, "graph", None)
-    if graph is not None and _is_sparse_graph(graph):
-        partner = rounds.PARTNER_SPARSE
-    elif graph is not None:
-        partner = rounds.PARTNER_GRAPH
-    elif np.min(np.atleast_1d(cfg.n_neighbors)) < cfg.n_agents - 1:
+    if graph is not None:
+        g = graph if graph.ndim == 3 else graph[None]
+        mean_degree = np.count_nonzero(g) / (g.shape[0] * n)
+        partner = rounds.PARTNER_SPARSE if mean_degree <= SPARSE_GRAPH_MAX_DENSITY * n else rounds.PARTNER_GRAPH
+    elif np.min(np.atleast_1d(cfg.n_neighbors)) < n - 1:
         partner = rounds.PARTNER_KNN
     else:
         partner = rounds.PARTNER_ALL
@@ -127,8 +133,17 @@ def variant_of(cfg) -> tuple[int, int]:
     return (rounds.DENS_BANDED if banded else rounds.DENS_1D), partner
 
 
-def _is_sparse_graph(graph) -> bool:
-    return isinstance(graph, tuple) and len(graph) == 2  # (indptr, indices) stacked per round
+def csr_of(graph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr (G, n+1), indices (G, max nnz)) of a (G, n, n) boolean graph; columns ascending per row."""
+    G, n, _ = graph.shape
+    nnz = [int(np.count_nonzero(graph[t])) for t in range(G)]
+    indptr = np.zeros((G, n + 1), dtype=np.int64)
+    indices = np.zeros((G, max(1, max(nnz))), dtype=np.int64)
+    for t in range(G):
+        rows, cols = np.nonzero(graph[t])  # row-major: ascending columns within a row
+        indptr[t, 1:] = np.cumsum(np.bincount(rows, minlength=n))
+        indices[t, :cols.size] = cols
+    return indptr, indices
 
 
 def describe(cfg) -> str:
@@ -167,11 +182,12 @@ def rules_of(cfg, half_logdet) -> Rules:
     dense = np.zeros((1, 1, 1), dtype=np.bool_)
     indptr = np.zeros((1, 2), dtype=np.int64)
     indices = np.zeros((1, 1), dtype=np.int64)
-    if graph is not None and _is_sparse_graph(graph):
-        indptr, indices = graph
-    elif graph is not None:
-        dense = np.array(graph if graph.ndim == 3 else graph[None], dtype=np.bool_, order="C")
-    assert dense.ndim == 3 and (graph is None or _is_sparse_graph(graph) or dense.shape[1] == n)
+    if graph is not None:
+        g = np.array(graph if graph.ndim == 3 else graph[None], dtype=np.bool_, order="C")
+        if variant_of(cfg)[1] == rounds.PARTNER_SPARSE:
+            indptr, indices = csr_of(g)
+        else:
+            dense = g
     return Rules(float(cfg.p_mirror), kvec, cfg.update == "sequential", cfg.rag_replacement == "fifo",
                  getattr(cfg, "tie_break", "index") == "random", dense, indptr, indices,
                  float(cfg.min_sd) ** 2, bool(cfg.volume_preserving), 2.0 * half_logdet)

@@ -68,3 +68,67 @@ def test_tie_break_index_biases_low_indices_random_does_not():
     rand = _share_in_silo0("random")
     assert 0.2 < index < 0.4
     assert abs(rand - 1 / 30) < 0.03
+
+
+def test_warmup_compiles_the_default_variants_and_reports_them():
+    from gmmproxy._kernels.warmup import warmup
+
+    lines = []
+    done = warmup(chain=False, echo=lines.append)
+    assert [name for name, _ in done] == [line.split(":")[0] for line in lines]
+    assert len(done) == 2 and all(secs >= 0 for _, secs in done)
+    # afterwards the default variants run without compiling
+    for kw in ({}, {"n_neighbors": 2}):
+        cfg = SimulationConfig(n_agents=6, **kw)
+        fn = runner.kernel_for(cfg)
+        assert len(fn.overloads) >= 1
+
+
+def test_wall_time_excludes_compilation(monkeypatch):
+    # make "compiling" take one extra second: the reported wall time must not contain it
+    import time
+
+    real = runner.ensure_compiled
+
+    def slow(*a, **k):
+        real(*a, **k)
+        time.sleep(1.0)
+        return 1.0
+
+    monkeypatch.setattr(runner, "ensure_compiled", slow)
+    t0 = time.perf_counter()
+    tr = simulate(SimulationConfig(n_agents=5), steps=3, seed=1)
+    assert 0 <= tr.wall_time <= time.perf_counter() - t0 - 0.9
+    t0 = time.perf_counter()
+    ens = simulate_many(SimulationConfig(n_agents=5), steps=3, replicates=2, seed=1, progress=False)
+    assert 0 <= ens.wall_time <= time.perf_counter() - t0 - 0.9
+
+
+def test_csr_of_matches_scipy():
+    from scipy import sparse
+
+    rs = np.random.default_rng(4)
+    g = rs.random((3, 9, 9)) < 0.3
+    indptr, indices = runner.csr_of(g)
+    for t in range(3):
+        ref = sparse.csr_array(g[t])
+        ref.sort_indices()
+        np.testing.assert_array_equal(indptr[t], ref.indptr)
+        np.testing.assert_array_equal(indices[t, :ref.nnz], ref.indices)
+
+
+@pytest.mark.parametrize("update", ["synchronous", "sequential"])
+def test_sparse_graph_path_equals_dense_graph_path(update, monkeypatch):
+    # a graph of mean degree ~3 among 40 agents runs on the CSR path; with k at least the largest
+    # degree no distance is needed, so both paths must give the same arrays bit for bit
+    rs = np.random.default_rng(8)
+    n, T = 40, 6
+    g = rs.random((T, n, n)) < 3 / n
+    cfg = SimulationConfig(n_agents=n, n_components=5, graph=g, n_neighbors=n - 1, p_mirror=0.2, update=update)
+    assert runner.variant_of(cfg)[1] == rounds.PARTNER_SPARSE
+    sparse_run = simulate(cfg, steps=T, seed=3)
+    monkeypatch.setattr(runner, "SPARSE_GRAPH_MAX_DENSITY", 0.0)
+    assert runner.variant_of(cfg)[1] == rounds.PARTNER_GRAPH
+    dense_run = simulate(cfg, steps=T, seed=3)
+    np.testing.assert_array_equal(sparse_run.weights, dense_run.weights)
+    np.testing.assert_array_equal(sparse_run.final_rag, dense_run.final_rag)
