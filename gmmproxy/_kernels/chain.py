@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from gmmproxy._kernels.cache import kernel
+from gmmproxy._kernels.neighbors import k_nearest_heap
 from gmmproxy._kernels.rng import categorical, randint, standard_normal, uniform
 
 _LN_HALF = -0.6931471805599453
@@ -86,6 +87,10 @@ def point_loglik(x, means, inv_two_var, log_sig_d, out):
 def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """One EM weight step in log space.
 
+    Not ``gmm.em_weights``: the chain keeps *log* weights so that the
+    theorems' thresholds (a minority weight of 1e-44 next to 1 - 1e-44) stay
+    exact, which the simulator's linear-space step cannot represent.
+
     ``logw`` (K,) current log weights; ``ll`` (r, K) log-likelihoods of the r
     RAG points; writes the new log weights into ``out`` (K,).
     ``lg_buf`` has shape (K, r). Weights are clipped to ``[eps, 1-eps]`` and
@@ -143,31 +148,29 @@ def _agent_ok(logw_row, rag_row, r, log_delta):
 
 
 @kernel()
-def _choose_sender(i, wexp, m, k, dist, taken, state):
-    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest."""
+def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
+    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest others.
+
+    Nearest by squared distance of the weight rows, ties to the lower index;
+    the k-nearest set comes from the same selector as the simulator's
+    (``neighbors.k_nearest_heap``).
+    """
     if k == 0:
         return randint(state, m)
     k_len = wexp.shape[1]
+    cnt = np.int64(0)
     for j in range(m):
-        taken[j] = False
         q = 0.0
         for c in range(k_len):
             diff = wexp[i, c] - wexp[j, c]
             q += diff * diff
         dist[j] = q
-    taken[i] = True
+        if j != i:
+            cand[cnt] = j
+            cnt += 1
     pick = randint(state, k)
-    # partial selection sort, ties to the lower index: the pick-th nearest is the sender
-    chosen = -1
-    for s in range(pick + 1):
-        best = np.inf
-        chosen = -1
-        for j in range(m):
-            if not taken[j] and dist[j] < best:
-                best = dist[j]
-                chosen = j
-        taken[chosen] = True
-    return chosen
+    k_nearest_heap(cand, cnt, dist, k, heap)
+    return heap[pick]
 
 
 @kernel()
@@ -219,7 +222,8 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
             point_loglik(rag[i, h], means, inv_two_var, log_sig_d, ll[i, h])
 
     dist = np.empty(m)
-    taken = np.zeros(m, dtype=np.bool_)
+    cand = np.empty(m, dtype=np.int64)
+    heap = np.empty(m, dtype=np.int64)
     x = np.empty(d)
     s_buf = np.empty(k_len)
     lg_buf = np.empty((k_len, r))
@@ -248,7 +252,7 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
 
     for t in range(steps):
         i = randint(state, m)
-        j = _choose_sender(i, wexp, m, k, dist, taken, state)
+        j = _choose_sender(i, wexp, m, k, dist, cand, heap, state)
         c = categorical(state, wexp[j])
         # the sender's pole, read before agent i is updated (j == i is allowed)
         pole = 0
