@@ -132,3 +132,12 @@ def test_sparse_graph_path_equals_dense_graph_path(update, monkeypatch):
     dense_run = simulate(cfg, steps=T, seed=3)
     np.testing.assert_array_equal(sparse_run.weights, dense_run.weights)
     np.testing.assert_array_equal(sparse_run.final_rag, dense_run.final_rag)
+
+
+def test_fork_based_pool_works_after_a_parallel_batch():
+    # batches run on Python threads, not on an OpenMP team, so forking afterwards is safe
+    import multiprocessing
+
+    simulate_many(SimulationConfig(n_agents=5), steps=2, replicates=4, seed=0, n_threads=2, progress=False)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map_async(abs, [-1, -2, -3]).get(timeout=120) == [1, 2, 3]
