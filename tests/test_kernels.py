@@ -561,7 +561,7 @@ def test_em_weights_underflow_boundary_matches_authors_rule():
 # ---------------------------------------------------------------- Algorithm 2 EM step
 @pytest.mark.parametrize("d,vp", [(1, False), (2, False), (2, True), (3, True)])
 def test_em_cov_kernel_matches_rederivation(d, vp):
-    from gmmproxy._kernels import rounds, state
+    from gmmproxy._kernels import state
 
     rs = np.random.default_rng(100 + d + 10 * vp)
     K, r, eps, min_sd = 3, 5, 1e-12, 0.01
@@ -587,7 +587,7 @@ def test_em_cov_kernel_matches_rederivation(d, vp):
     R = np.stack([rs.normal(size=(r, d)), rag])
     CH = np.stack([chol * 2.0, chol])
     HL = np.stack([hld + d * np.log(2.0), hld])
-    rounds.em_cov(W, 1, R, 1, slot, xnew, mu, CH, HL, 1, mix, rules, scr, cs, w_out, 0, chol_out, hld_out)
+    gmm.em_cov(W, 1, R, 1, slot, xnew, mu, CH, HL, 1, mix, rules, scr, cs, w_out, 0, chol_out, hld_out)
     w_out = w_out[0]
     pts = rag.copy()
     pts[slot] = xnew

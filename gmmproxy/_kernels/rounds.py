@@ -26,6 +26,7 @@ from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
     banded_densities_1d,
     clip_normalise,
+    em_cov,
     em_weights,
     farthest_index,
     log_density_1d,
@@ -34,7 +35,6 @@ from gmmproxy._kernels.gmm import (
     sample_point_1d,
     scale_densities,
     underflow_log_scale,
-    underflows,
 )
 from gmmproxy._kernels.neighbors import pick_k_nearest, weight_distances_sparse
 from gmmproxy._kernels.rng import randint, uniform
@@ -334,103 +334,6 @@ def alg1_kernel(DENSITY, PARTNER):
 
     _ALG1[key] = run
     return run
-
-
-@kernel(inline="always")
-def cholesky_into(S, L):
-    """Lower Cholesky factor of the SPD matrix S into L; returns the sum of log diagonal."""
-    d = S.shape[0]
-    half_logdet = 0.0
-    for a in range(d):
-        for b in range(a + 1):
-            s = S[a, b]
-            for m in range(b):
-                s -= L[a, m] * L[b, m]
-            if a == b:
-                if s <= 0.0:
-                    s = 1e-300  # only reachable through rounding on an already-floored matrix
-                v = np.sqrt(s)
-                L[a, a] = v
-                half_logdet += np.log(v)
-            else:
-                L[a, b] = s / L[b, b]
-        for b in range(a + 1, d):
-            L[a, b] = 0.0
-    return half_logdet
-
-
-@kernel(_nrt=False)
-def em_cov(W, wrow, R, rrow, slot, xnew, mu, CH, HL, crow, mix, rules, scr, cs, w_out, orow, chol_out, hld_out):
-    """Algorithm 2: one EM step for weights and covariances of agent ``rrow`` (means fixed).
-
-    Prior ``W[wrow]``; the agent's RAG ``R[rrow]`` with point ``slot``
-    replaced by ``xnew``; its current factors ``CH[crow]``, ``HL[crow]``.
-    Results into ``w_out[orow]``, ``chol_out`` (K, d, d), ``hld_out`` (K,).
-
-    Why this is not ``gmm.em_weights``: Algorithm 1's step reuses densities
-    cached beside the RAG points (valid because covariances are shared and
-    fixed); here every agent's covariances change at every step, so the
-    densities are recomputed from the agent's own factors, and the same
-    responsibilities feed the covariance M-step.
-    """
-    K = mu.shape[0]
-    d = mu.shape[1]
-    r = R.shape[1]
-    eps = mix.eps
-    prior = cs.prior
-    gam = cs.gam
-    dens = cs.dens
-    S = cs.S
-    clip_normalise(W[wrow], eps, prior)
-    for h in range(r):
-        pt = xnew if h == slot else R[rrow, h]
-        best = log_density_nd(pt, mu, CH[crow], HL[crow], scr.logd, scr.work)
-        scale_densities(scr.logd, best, mix.cutoff, dens)
-        tot = 0.0
-        for c in range(K):
-            tot += prior[c] * dens[c]
-        if underflows(underflow_log_scale(scr.logd, HL[crow], best, d), tot):
-            # as the authors' code: a point no component can explain is ignored
-            for c in range(K):
-                gam[h, c] = 0.0
-            continue
-        for c in range(K):
-            gam[h, c] = prior[c] * dens[c] / tot
-    for c in range(K):
-        s = 0.0
-        for h in range(r):
-            s += gam[h, c]
-        w_out[orow, c] = s / r
-        for a in range(d):
-            for b in range(d):
-                S[a, b] = 0.0
-        for h in range(r):
-            pt = xnew if h == slot else R[rrow, h]
-            g = gam[h, c]
-            for a in range(d):
-                da = pt[a] - mu[c, a]
-                for b in range(d):
-                    S[a, b] += g * da * (pt[b] - mu[c, b])
-        denom = s + eps
-        for a in range(d):
-            for b in range(d):
-                S[a, b] /= denom
-        if d == 1:
-            if not S[0, 0] >= rules.min_var:  # also catches NaN
-                S[0, 0] = rules.min_var
-        else:
-            for a in range(d):
-                S[a, a] += rules.min_var
-        hld = cholesky_into(S, chol_out[c])
-        if rules.volume_preserving:
-            # scale so that log det = the reference log det (Remark 2)
-            f = np.exp((rules.logdet_ref[c] - 2.0 * hld) / (2.0 * d))
-            for a in range(d):
-                for b in range(d):
-                    chol_out[c, a, b] *= f
-            hld = 0.5 * rules.logdet_ref[c]
-        hld_out[c] = hld
-    clip_normalise(w_out[orow], eps, w_out[orow])
 
 
 _ALG2 = {}

@@ -78,7 +78,8 @@ def new_cov_population(n: int, K: int, r: int, d: int) -> CovPopulation:
 
 def new_scratch(n: int, K: int, d: int, knn: bool) -> Scratch:
     m = n if knn else 1
-    return Scratch(np.zeros((m, m)), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(d), np.zeros(d),
+    return Scratch(np.zeros((m, m)), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(d),
+                   np.zeros(d),
                    np.zeros(K), np.zeros(K), np.zeros((2, K)), np.zeros(K), np.zeros(d),
                    np.zeros((m, K), np.int64), np.zeros(m, np.int64), np.zeros(m))
 
