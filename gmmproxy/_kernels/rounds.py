@@ -187,7 +187,7 @@ def densities_nd(x, mix, scr, out):
     return 0, mix.mu.shape[0], underflow_log_scale(scr.logd, mix.half_logdet, best, mix.mu.shape[1])
 
 
-@kernel(_nrt=False)
+@kernel(inline="always")
 def densities_banded(x, mix, out):
     """Scaled densities of x[0] on the band around its nearest mean (``gmm.banded_densities_1d``)."""
     return banded_densities_1d(x[0], mix.mu1, mix.inv_sd, mix.log_sd[0], mix.inv_spacing, mix.cutoff, out)
