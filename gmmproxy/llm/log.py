@@ -203,11 +203,19 @@ class RunLog:
     mirrored : ndarray of bool, shape (n_steps, n_agents)
         ``False`` where the log stores ``null``.
     interactions_known : bool
-        ``True`` when every record states whether it mirrored (``mirrored`` not ``null``),
-        i.e. ``partners`` / ``mirrored`` are data and not placeholders.
+        ``True`` when every record states whether it mirrored (``mirrored`` not ``null``)
+        and every record that did not mirror names its partner, i.e. ``partners`` /
+        ``mirrored`` are data and not placeholders.
     records : list of dict
         All response records of the complete steps, ordered by (t, agent).
     embeddings : ndarray of float32, shape (n_steps, n_agents, D), or None
+    mirrored_known : ndarray of bool, shape (n_steps, n_agents)
+        ``True`` where the log states ``mirrored`` (not ``null``).
+    mirrors_known : bool
+        ``True`` when ``mirrored`` is stated for every record of every step but possibly
+        the last (whose update no later step shows), so the mirror flags of all observed
+        transitions ``t -> t + 1`` are data even where partners are unknown (imported
+        published runs with recovered mirroring).
     """
 
     path: str
@@ -221,6 +229,18 @@ class RunLog:
     interactions_known: bool
     records: list = field(repr=False)
     embeddings: np.ndarray | None = field(default=None, repr=False)
+    mirrored_known: np.ndarray | None = field(default=None, repr=False)
+    mirrors_known: bool = False
+
+    def to_dataframe(self):
+        """One row per response: t, agent, partner, mirrored, label, text (needs the ``tidy`` extra).
+
+        ``partner`` is ``<NA>`` where the log names none (a mirroring agent);
+        ``mirrored`` is ``<NA>`` where the log stores ``null``.
+        """
+        from gmmproxy._tidy import runlog_frame
+
+        return runlog_frame(self)
 
 
 def read_log(path) -> RunLog:
@@ -250,6 +270,7 @@ def read_log(path) -> RunLog:
     labels = np.empty((T, n), dtype=object)
     partners = np.full((T, n), -1, dtype=np.int64)
     mirrored = np.zeros((T, n), dtype=bool)
+    mirrored_known = np.zeros((T, n), dtype=bool)
     known = True
     for r in recs:
         t, a = r["t"], r["agent"]
@@ -261,6 +282,9 @@ def read_log(path) -> RunLog:
             known = False
         else:
             mirrored[t, a] = bool(r["mirrored"])
+            mirrored_known[t, a] = True
+            if not r["mirrored"] and r.get("partner") is None:
+                known = False  # a copy without its partner: the flag alone is known
     emb = None
     if scan.embedding_dim is not None:
         d = scan.embedding_dim
@@ -279,6 +303,9 @@ def read_log(path) -> RunLog:
         interactions_known=bool(known and T > 0),
         records=recs,
         embeddings=emb,
+        mirrored_known=mirrored_known,
+        mirrors_known=bool(T > 0 and (mirrored_known.all()
+                                       or (T > 1 and mirrored_known[:-1].all()))),
     )
 
 
