@@ -88,14 +88,14 @@ def test_wall_time_excludes_compilation(monkeypatch):
     # make "compiling" take one extra second: the reported wall time must not contain it
     import time
 
-    real = runner.ensure_compiled
+    real = runner.compiled_entry
 
     def slow(*a, **k):
-        real(*a, **k)
+        entry, _ = real(*a, **k)
         time.sleep(1.0)
-        return 1.0
+        return entry, 1.0
 
-    monkeypatch.setattr(runner, "ensure_compiled", slow)
+    monkeypatch.setattr(runner, "compiled_entry", slow)
     t0 = time.perf_counter()
     tr = simulate(SimulationConfig(n_agents=5), steps=3, seed=1)
     assert 0 <= tr.wall_time <= time.perf_counter() - t0 - 0.9
