@@ -280,6 +280,19 @@ def plot_sweep_lines(table, x: str, stat: str = "silos_final", *, where=None, le
                         alpha=0.2, linewidth=0, gid=f"band:{label}")
         ax.plot(xs, mean.to_numpy(), "-o", color=color, markersize=3.5, linewidth=1.8,
                 label=label, gid=f"mean:{label}")
+    # the whole swept range stays on the axis, also where no replicate has a value (a censored
+    # time to one silo), and the reader is told where the line is missing and why
+    all_x = np.sort(rows[x].unique().astype(float))
+    if all_x.size > 1:
+        pad = 0.04 * (all_x[-1] - all_x[0])
+        ax.set_xlim(all_x[0] - pad, all_x[-1] + pad)
+    if all_x.size <= 12:
+        ax.set_xticks(all_x)
+    has_value = rows.groupby(x)[stat].count()
+    empty = [v for v in all_x if has_value.get(v, 0) == 0]
+    if empty:
+        ax.text(0.0, -0.22, f"no replicate has a value at {x} = " + ", ".join(f"{v:g}" for v in empty),
+                transform=ax.transAxes, fontsize=8, va="top")
     ax.set_xlabel(x)
     ax.set_ylabel(f"{_stat_label(stat)}\nmean $\\pm$ {level:.0%} CI")
     if others:

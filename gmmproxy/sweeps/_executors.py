@@ -16,7 +16,8 @@ import concurrent.futures as cf
 import uuid
 
 from gmmproxy._extras import require
-from gmmproxy.sweeps._worker import run_cell, worker_version
+from gmmproxy._provenance import package_version
+from gmmproxy.sweeps._worker import run_cell
 
 __all__ = ["is_dask_client", "describe_executor", "run_cells", "local_dask_client", "connect_dask"]
 
@@ -115,7 +116,7 @@ def check_dask_workers(client) -> None:
     """Refuse a cluster without workers, or whose workers run another gmmproxy version."""
     from gmmproxy import __version__
 
-    versions = client.run(worker_version)
+    versions = client.run(package_version)  # the version installed on each worker
     if not versions:
         raise ConnectionError(f"the Dask cluster at {client.scheduler.address} has no workers")
     other = {addr: v for addr, v in versions.items() if v != __version__}

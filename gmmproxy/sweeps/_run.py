@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from gmmproxy._provenance import package_version
 from gmmproxy._extras import require
 from gmmproxy._seeding import as_seed_sequence, seed_from_record, seed_record
 from gmmproxy.sweeps._cells import build_cells, cell_seed
@@ -47,12 +48,6 @@ class SweepInterrupted(KeyboardInterrupt):
         self.partial, self.finished, self.total, self.out = partial, finished, total, out
         where = f"; finish it with resume (--resume) into {out}" if out is not None else ""
         super().__init__(f"sweep interrupted: {finished} of {total} cells finished{where}")
-
-
-def _version() -> str:
-    from gmmproxy import __version__
-
-    return __version__
 
 
 def _cell_frame(pd, key: str, params: dict, res: dict, replicates: int):
@@ -179,7 +174,7 @@ def sweep(base_cfg, grid_or_design, steps: int = 80, replicates: int = 50, seed=
                 "python": sys.version.split()[0]}
     manifest = {
         "format": "gmmproxy-sweep/1",
-        "version": _version(),
+        "version": package_version(),
         "base_config": base_cfg.to_dict(),
         "design": design.to_dict(),
         "parameters": design.names,

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["STAT_COLUMNS", "run_cell", "worker_version"]
+__all__ = ["STAT_COLUMNS", "run_cell"]
 
 # per-replicate statistics, in column order
 STAT_COLUMNS = ("silos_final", "time_to_single_silo", "reached_single_silo", "largest_silo_final",
@@ -38,13 +38,6 @@ def _final_stats(final_silos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         largest[r] = counts.max()
         ent[r] = float(-(p * np.log2(p)).sum())
     return largest, ent
-
-
-def worker_version() -> str:
-    """The gmmproxy version installed where this runs (checked on every Dask worker before a sweep)."""
-    from gmmproxy import __version__
-
-    return __version__
 
 
 def run_cell(spec: dict) -> dict:

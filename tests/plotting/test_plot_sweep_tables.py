@@ -111,3 +111,14 @@ def test_sampled_design_draws_one_error_bar_per_point():
     half = [abs(s[1][1] - s[0][1]) / 2 for s in segs]
     np.testing.assert_allclose(half, [norm.ppf(0.975) * r[2] for r in ref])
     assert "16 design points (rag_size varies between points)" in ax.get_title()
+
+
+def test_lines_keep_the_whole_swept_range_where_a_statistic_is_censored():
+    df = _table(2)
+    df.loc[df.n_neighbors < 29, "time_to_single_silo"] = pd.NA  # never reached below k = 29
+    fig = plotting.plot_sweep_lines(df, "n_neighbors", "time_to_single_silo")
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo < 1 and hi > 29
+    notes = [t.get_text() for t in ax.texts]
+    assert any("n_neighbors = 1, 5" in t for t in notes), notes
