@@ -1,25 +1,32 @@
-"""Benchmark of the simulator core; the numbers in docs/performance.md come from here.
+"""Benchmark of the simulator core: every row of the performance table in docs/performance.md.
 
-    python benchmarks/bench_core.py            # all measurements, markdown table on stdout
-    python benchmarks/bench_core.py --quick    # fewer repetitions
+    python benchmarks/bench_core.py            # all rows (about 15-25 min on 2 busy cores)
+    python benchmarks/bench_core.py --quick    # fewer repetitions and steps (about 5-10 min)
+    python benchmarks/bench_core.py --plot docs/img/performance-cost-vs-n.png
 
-Measures, on the machine it runs on:
+Prints a markdown table. Measured on the machine it runs on:
 
-1. single-threaded time per agent update at the Figure-2 configuration
-   (n = K = 30, sigma = 0.2, r = 5, p = 0.4, k = 29), warm (kernels compiled);
-2. the same for the plain-NumPy reference engine (the authors' algorithm and
-   random-number order, for scale: the authors' pure-Python code needs about
-   350 us per update);
-3. wall time of 10,000 replicates of the Figure-3 configuration (p = 0,
-   k = 10, T = 80) with ``simulate_many`` on all Numba threads;
-4. first-call times in a fresh interpreter: with an empty Numba cache (the
-   kernels are compiled) and with the on-disk cache (``cache=True``) loaded.
+* first-use times of the command line in a fresh interpreter with an *empty*
+  Numba cache (a temporary ``NUMBA_CACHE_DIR``): ``gmmproxy simulate``,
+  ``gmmproxy simulate --replicates 100``, ``gmmproxy theory montecarlo``
+  (default options), and a further code path (``--update-covariances``)
+  once the default kernels are cached; wall time and the CPU time of the
+  child process (the CPU time is what to compare on a shared machine);
+* warm per-update cost, single thread, of the Numba engine for the
+  configurations of the issue table (Figure 2, kNN at n = 30 and 1000,
+  unrestricted n = 1000, K = 300, Algorithm 2 at the Figure-10 set-up),
+  side by side with the plain-NumPy reference engine where it runs in
+  reasonable time; best of several runs, CPU time (``time.process_time``);
+* cost per update against n for the dense kNN (k = 10) and unrestricted
+  (k = n - 1) paths (``--plot`` draws it).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,93 +35,163 @@ import time
 import numpy as np
 
 
-def _per_update_numba(repeats: int, steps: int) -> float:
+def _child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run_cli(args, env) -> tuple[float, float]:
+    """(wall s, CPU s) of one ``gmmproxy`` command in a fresh interpreter."""
+    c0 = _child_cpu()
+    t0 = time.perf_counter()
+    exe = os.path.join(os.path.dirname(sys.executable), "gmmproxy")  # the installed console script
+    subprocess.run([exe, *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0, _child_cpu() - c0
+
+
+def first_use_rows(quick: bool) -> list[tuple[str, str]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = lambda name: dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, name))  # noqa: E731
+        wall, cpu = _run_cli(["simulate"], fresh("a"))
+        rows.append(("first `gmmproxy simulate`, empty Numba cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+        wall, cpu = _run_cli(["simulate", "--replicates", "100", "--no-progress"], fresh("b"))
+        rows.append(("first `gmmproxy simulate --replicates 100`, empty cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+        mc = ["theory", "montecarlo"] + (["--replicates", "1000"] if quick else [])
+        wall, cpu = _run_cli(mc, fresh("c"))
+        rows.append((f"first `gmmproxy {' '.join(mc)}`, empty cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+        # cache "a" holds the default kernels: a further code path compiles only itself
+        wall, cpu = _run_cli(["simulate", "--update-covariances", "--steps", "20"], fresh("a"))
+        rows.append(("further code path first used (`--update-covariances`, default kernels cached)",
+                     f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+        wall, cpu = _run_cli(["simulate", "--neighbors", "10"], fresh("a"))
+        rows.append(("further code path first used (`--neighbors 10`, default kernels cached)",
+                     f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+        wall, cpu = _run_cli(["simulate"], fresh("a"))
+        rows.append(("`gmmproxy simulate` with the kernels cached", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
+    return rows
+
+
+def per_update_numba(cfg, steps: int, repeats: int) -> float:
+    """Best CPU microseconds per agent update, one thread, kernels warm."""
     import gmmproxy
 
-    cfg = gmmproxy.SimulationConfig(n_agents=30, n_components=30, sigma=0.2, rag_size=5, p_mirror=0.4,
-                                    n_neighbors=29)
     gmmproxy.simulate(cfg, steps=2, seed=0, record="metrics")  # compile / load cache
     best = np.inf
     for s in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         gmmproxy.simulate(cfg, steps=steps, seed=s, record="metrics")
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best / (steps * cfg.n_agents) * 1e6
 
 
-def _per_update_reference(steps: int) -> float:
-    import gmmproxy
+def per_update_reference(cfg, steps: int) -> float:
     from gmmproxy.reference import simulate_reference
 
-    cfg = gmmproxy.SimulationConfig(n_agents=30, n_components=30, sigma=0.2, rag_size=5, p_mirror=0.4,
-                                    n_neighbors=29)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     simulate_reference(cfg, steps, seed=618327487)
-    return (time.perf_counter() - t0) / (steps * cfg.n_agents) * 1e6
+    return (time.process_time() - t0) / (steps * cfg.n_agents) * 1e6
 
 
-def _figure3_batch(replicates: int) -> tuple[float, int]:
-    import numba
-
+def steady_rows(quick: bool) -> list[tuple[str, str]]:
     import gmmproxy
 
-    cfg = gmmproxy.SimulationConfig(n_agents=30, n_components=30, sigma=0.2, rag_size=5, p_mirror=0.0,
-                                    n_neighbors=10)
-    gmmproxy.simulate_many(cfg, steps=2, replicates=4, seed=0, record="metrics")  # compile / load cache
-    t0 = time.perf_counter()
-    gmmproxy.simulate_many(cfg, steps=80, replicates=replicates, seed=0, record="silos", progress=False)
-    return time.perf_counter() - t0, numba.get_num_threads()
+    C = gmmproxy.SimulationConfig
+    rep = 3 if quick else 7
+    f = 1 if quick else 3
+    fig10 = C(update_covariances=True)  # experiments/figure10.py: the Figure-2 set-up with Algorithm 2
+    cases = [
+        ("Figure-2 config (n = K = 30, r = 5, p = 0.4, k = 29)", C(), 500 * f, 10 * f),
+        ("n = 30, k = 10, p = 0 (the kNN path)", C(p_mirror=0.0, n_neighbors=10), 500 * f, 10 * f),
+        ("n = 1000, k = 10, p = 0", C(n_agents=1000, n_components=30, p_mirror=0.0, n_neighbors=10), 10 * f, 0),
+        ("n = 1000, k = 999, p = 0", C(n_agents=1000, n_components=30, p_mirror=0.0), 10 * f, 0),
+        ("K = 300 components, n = 30", C(n_components=300), 200 * f, 4 * f),
+        ("Algorithm 2, Figure-10 config (Figure 2 + covariance updates)", fig10, 200 * f, 4 * f),
+    ]
+    rows = []
+    for name, cfg, steps, ref_steps in cases:
+        us = per_update_numba(cfg, steps, rep)
+        if ref_steps:
+            ref = per_update_reference(cfg, ref_steps)
+            rows.append((name, f"**{us:.3f} µs** per update (reference engine {ref:.0f} µs, {ref / us:,.0f}x)"))
+        else:
+            rows.append((name, f"**{us:.3f} µs** per update"))
+    return rows
 
 
-def _first_call(cold: bool, batch: bool = False) -> float:
-    """Seconds from interpreter start to a finished 1-round run (or 2-replicate batch).
+def cost_vs_n(quick: bool) -> dict:
+    import gmmproxy
 
-    ``cold``: with an empty Numba cache directory, so every kernel is compiled;
-    otherwise the kernels are loaded from the on-disk cache.
-    """
-    call = ("gmmproxy.simulate_many(cfg, steps=1, replicates=2, seed=0)" if batch
-            else "gmmproxy.simulate(cfg, steps=1, seed=0)")
-    code = (
-        "import time; t0 = time.perf_counter(); import gmmproxy; "
-        f"cfg = gmmproxy.SimulationConfig(); {call}; "
-        "print(time.perf_counter() - t0)"
-    )
-    env = dict(os.environ)
-    with tempfile.TemporaryDirectory() as tmp:
-        if cold:
-            env["NUMBA_CACHE_DIR"] = tmp
-        else:  # make sure the cache is populated first
-            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return float(out.stdout.strip())
+    ns = [30, 100, 300, 1000] if quick else [30, 100, 300, 1000, 3000]
+    out = {"n": ns, "kNN k=10": [], "unrestricted": [], "sparse graph, degree 10, k=5": []}
+    rs = np.random.default_rng(0)
+    for n in ns:
+        steps = max(3, int(30000 // n // (3 if quick else 1)))
+        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=10)
+        out["kNN k=10"].append(per_update_numba(cfg, steps, 3))
+        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0)
+        out["unrestricted"].append(per_update_numba(cfg, steps, 3))
+        # random directed graph of mean out-degree 10 (n >= 80 runs on the CSR path)
+        graph = rs.random((n, n)) < min(1.0, 10 / n)
+        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=5, graph=graph)
+        out["sparse graph, degree 10, k=5"].append(per_update_numba(cfg, steps, 3))
+    return out
+
+
+def plot(curves: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    labels = {"kNN k=10": "k nearest (k = 10), dense distances", "unrestricted": "unrestricted (k = n - 1)",
+              "sparse graph, degree 10, k=5": "graph of mean degree 10, k = 5"}
+    for (key, label), marker in zip(labels.items(), "os^"):
+        ax.loglog(curves["n"], curves[key], marker=marker, label=label)
+    ax.set_xlabel("number of agents n")
+    ax.set_ylabel("CPU time per agent update (µs)")
+    ax.set_title("Cost per update against n (K = 30, r = 5, 1 thread)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    tmp = path + ".part.png"
+    fig.savefig(tmp, dpi=130)
+    os.replace(tmp, path)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--replicates", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and steps")
+    ap.add_argument("--plot", metavar="PNG", help="draw cost per update against n into this file")
+    ap.add_argument("--skip-first-use", action="store_true", help="skip the empty-cache subprocess rows")
+    ap.add_argument("--curves-only", action="store_true", help="only the cost-per-update-against-n curves")
     args = ap.parse_args(argv)
-    repeats = 3 if args.quick else 7
-    warm_first = _first_call(cold=False)
-    cold_first = _first_call(cold=True)
-    cold_batch = _first_call(cold=True, batch=True)
-    numba_us = _per_update_numba(repeats, 1000 if args.quick else 3000)
-    ref_us = _per_update_reference(10 if args.quick else 30)
-    batch_s, threads = _figure3_batch(args.replicates)
-    updates = args.replicates * 80 * 30
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} logical cores, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}")
+    if args.plot:
+        parent = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            ap.error(f"--plot: folder {parent} does not exist or is not writable")
+    rows = [] if (args.skip_first_use or args.curves_only) else first_use_rows(args.quick)
+    rows += [] if args.curves_only else steady_rows(args.quick)
+    curves = cost_vs_n(args.quick)
+    import numba
+
+    print(f"date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} logical cores, "
+          f"load average {os.getloadavg()[0]:.1f}; Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"Numba {numba.__version__}; command: python benchmarks/bench_core.py {' '.join(argv or sys.argv[1:])}")
     print()
     print("| measurement | value |")
     print("|---|---|")
-    print(f"| first run in a fresh interpreter, kernels compiled (empty cache) | {cold_first:.2f} s |")
-    print(f"| first batch in a fresh interpreter, parallel kernel compiled (empty cache) | {cold_batch:.2f} s |")
-    print(f"| first run in a fresh interpreter, kernels loaded from the on-disk cache | {warm_first:.2f} s |")
-    print(f"| Numba engine, Figure-2 config, single thread, warm | {numba_us:.3f} us per agent update |")
-    print(f"| NumPy reference engine, same config | {ref_us:.1f} us per agent update |")
-    print(f"| speed-up of the Numba engine over the reference engine | {ref_us / numba_us:.0f}x |")
-    print(f"| {args.replicates} replicates of Figure 3 (k=10, p=0, T=80), {threads} threads | "
-          f"{batch_s:.2f} s ({batch_s / updates * 1e6 * threads:.3f} us per update per thread) |")
+    for name, val in rows:
+        print(f"| {name} | {val} |")
+    print()
+    print("| n | " + " | ".join(k for k in curves if k != "n") + " |")
+    print("|---|" + "---|" * (len(curves) - 1))
+    for q, n in enumerate(curves["n"]):
+        print(f"| {n} | " + " | ".join(f"{curves[k][q]:.3f} µs" for k in curves if k != "n") + " |")
+    if args.plot:
+        plot(curves, args.plot)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Private module (the package root re-exports both functions), so that the functio
 ``gmmproxy.simulate`` shadows no module.
 
 The Python front validates, seeds and allocates; the Numba kernels in
-``gmmproxy._kernels.sweep`` do the work. Replicate ``r`` of
+``gmmproxy._kernels`` (``runner.py`` picks the variant) do the work. Replicate ``r`` of
 ``simulate_many(cfg, T, R, seed)`` equals ``simulate(cfg, T,
 seed=replicate_seed(seed, r))`` exactly, whatever the thread count.
 """
@@ -19,7 +19,6 @@ import numpy as np
 
 from gmmproxy._memory import check_simulation_memory
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
-from gmmproxy._threading import parallel_launch
 from gmmproxy.config import SimulationConfig
 from gmmproxy.trajectory import Ensemble, Trajectory
 from gmmproxy._provenance import package_version as _version
@@ -46,85 +45,17 @@ def _check_common(cfg, steps, record, weights_dtype):
     return int(steps), dt
 
 
-def _kernel_inputs(cfg: SimulationConfig):
-    """Arrays the kernels need, derived once from the validated config."""
-    chol = np.linalg.cholesky(cfg.covariances)
-    half_logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    W0 = cfg.initial_weights()
-    if cfg.init_rag is not None:
-        R0 = np.array(cfg.init_rag, dtype=np.float64)
-        sample_rag = False
-    else:
-        R0 = np.zeros((cfg.n_agents, cfg.rag_size, cfg.dim))
-        sample_rag = True
-    if cfg.graph is None:
-        graph = np.ones((1, cfg.n_agents, cfg.n_agents), dtype=np.bool_)
-        use_graph = False
-    else:
-        graph = cfg.graph if cfg.graph.ndim == 3 else cfg.graph[None]
-        graph = np.ascontiguousarray(graph, dtype=np.bool_)
-        use_graph = True
-    return dict(
-        W0=W0, R0=R0, sample_rag=sample_rag, mu=np.ascontiguousarray(cfg.means), chol=chol,
-        half_logdet=half_logdet, p=cfg.p_mirror,
-        k=np.atleast_1d(np.asarray(cfg.n_neighbors, dtype=np.int64)), eps=cfg.eps,
-        sequential=cfg.update == "sequential", fifo=cfg.rag_replacement == "fifo",
-        use_graph=use_graph, graph=graph,
-    )
-
-
 def _silo_dtype(cfg):
-    return np.int16 if cfg.n_components <= np.iinfo(np.int16).max else np.int32
+    from gmmproxy._kernels.runner import silo_dtype
+
+    return silo_dtype(cfg)
 
 
-def _alloc(cfg, steps, R, record, wdt):
-    n, K, r, d = cfg.n_agents, cfg.n_components, cfg.rag_size, cfg.dim
-    T1 = steps + 1
-    rec_w = np.zeros((R, T1, n, K) if record == "weights" else (1, 1, 1, 1), dtype=wdt)
-    rec_s = np.zeros((R, T1, n) if record in ("weights", "silos") else (1, 1, 1), dtype=_silo_dtype(cfg))
-    alg2 = cfg.update_covariances
-    rec_sd = np.zeros((R, T1, n, K, d, d) if (alg2 and record == "weights") else (1, 1, 1, 1, 1, 1))
-    nsil = np.zeros((R, T1), dtype=np.int32)
-    nsw = np.zeros((R, T1), dtype=np.int32)
-    fs = np.zeros((R, n), dtype=_silo_dtype(cfg))
-    frag = np.zeros((R, n, r, d))
-    return rec_w, rec_s, rec_sd, nsil, nsw, fs, frag
+def _run_kernel(cfg, steps, states, record, wdt, n_threads=1):
+    """Run the replicates of ``states`` on the Numba kernels; returns (arrays, seconds spent compiling)."""
+    from gmmproxy._kernels.runner import run_replicates
 
-
-def _run_kernel(cfg, steps, states, record, wdt, parallel):
-    from gmmproxy._kernels import sweep
-
-    kin = _kernel_inputs(cfg)
-    R = states.shape[0]
-    rec_w, rec_s, rec_sd, nsil, nsw, fs, frag = _alloc(cfg, steps, R, record, wdt)
-    mode = {"weights": sweep.REC_WEIGHTS, "silos": sweep.REC_SILOS, "metrics": sweep.REC_METRICS}[record]
-    common = (kin["W0"], kin["R0"], kin["sample_rag"], kin["mu"], kin["chol"], kin["half_logdet"],
-              kin["p"], kin["k"], kin["eps"], kin["sequential"], kin["fifo"], kin["use_graph"],
-              kin["graph"], steps)
-    if cfg.update_covariances:
-        extra = (cfg.min_sd**2, cfg.volume_preserving)
-        if parallel:
-            sweep.run_batch_alg2(states, *common, *extra, mode, rec_w, rec_s, rec_sd, nsil, nsw, fs, frag)
-        else:
-            for b in range(R):
-                sweep.run_alg2(states[b], *common, *extra, mode, rec_w[b if mode == 0 else 0],
-                               rec_s[b if mode <= 1 else 0], rec_sd[b if mode == 0 else 0],
-                               nsil[b], nsw[b], fs[b], frag[b])
-    else:
-        if parallel:
-            sweep.run_batch_alg1(states, *common, mode, rec_w, rec_s, nsil, nsw, fs, frag)
-        else:
-            for b in range(R):
-                sweep.run_alg1(states[b], *common, mode, rec_w[b if mode == 0 else 0],
-                               rec_s[b if mode <= 1 else 0], nsil[b], nsw[b], fs[b], frag[b])
-    cov = None
-    if cfg.update_covariances and record == "weights":
-        cov = rec_sd @ np.swapaxes(rec_sd, -1, -2)
-    return dict(
-        weights=rec_w if record == "weights" else None,
-        silos=rec_s if record in ("weights", "silos") else None,
-        covariances=cov, n_silos=nsil, n_switched=nsw, final_silos=fs, final_rag=frag,
-    )
+    return run_replicates(cfg, steps, states, record, wdt, n_threads)
 
 
 def simulate(cfg: SimulationConfig, steps: int = 100, seed=None, *, record: str = "weights",
@@ -159,7 +90,10 @@ def simulate(cfg: SimulationConfig, steps: int = 100, seed=None, *, record: str 
     check_simulation_memory(cfg, steps, 1, record if engine == "numba" else "weights", wdt.itemsize)
     ss = as_seed_sequence(seed)
     t0 = time.perf_counter()
+    compile_s = 0.0
     if engine == "reference":
+        if cfg.tie_break != "index":
+            raise ValueError(f"engine='reference' implements tie_break='index' only; got tie_break={cfg.tie_break!r}")
         from gmmproxy.metrics import silo_ids
         from gmmproxy.reference import simulate_reference
 
@@ -177,10 +111,11 @@ def simulate(cfg: SimulationConfig, steps: int = 100, seed=None, *, record: str 
                     **seed_record(ss)}
     else:
         states = xoshiro_state(ss)[None, :].copy()
-        res = _run_kernel(cfg, steps, states, record, wdt, parallel=False)
+        res, compile_s = _run_kernel(cfg, steps, states, record, wdt)
         res = {k: (v[0] if v is not None else None) for k, v in res.items()}
         seed_rec = seed_record(ss)
-    wall = time.perf_counter() - t0
+    # compiling the kernels (first run only) is not part of the run's wall time
+    wall = time.perf_counter() - t0 - compile_s
     return Trajectory(config=cfg, steps=steps, seed=seed_rec, version=_version(), engine=engine,
                       wall_time=wall, **res)
 
@@ -194,7 +129,8 @@ def _default_chunk(cfg, steps, replicates):
 
 def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100, seed=None, *,
                   record: str = "silos", weights_dtype=np.float64, progress: bool | None = None,
-                  chunk_size: int | None = None, n_threads: int | None = None) -> Ensemble:
+                  chunk_size: int | None = None, n_threads: int | None = None,
+                  keep_final_rag: bool = False) -> Ensemble:
     """Simulate independent replicates of one configuration, in parallel.
 
     Replicate ``r`` uses the seed ``gmmproxy.replicate_seed(seed, r)``, so it
@@ -218,7 +154,12 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
     chunk_size : int, optional
         Replicates per kernel call (the granularity of progress and Ctrl-C).
     n_threads : int, optional
-        Numba threads to use (default: Numba's setting, ``NUMBA_NUM_THREADS``).
+        Threads to run replicates on (default: Numba's setting,
+        ``numba.get_num_threads()``, i.e. ``NUMBA_NUM_THREADS``).
+    keep_final_rag : bool, default False
+        Keep every replicate's final RAG sets (``Ensemble.final_rag``, R x n
+        x r x d floats). With ``update_covariances`` and ``record="weights"``
+        the per-agent covariances are always kept (``Ensemble.covariances``).
 
     Returns
     -------
@@ -251,15 +192,17 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
     if progress is None:
         progress = sys.stderr.isatty()
 
+    if not isinstance(keep_final_rag, (bool, np.bool_)):
+        raise TypeError(f"keep_final_rag must be True or False; got {keep_final_rag!r}")
+    threads = int(n_threads) if n_threads is not None else numba.get_num_threads()
+
     t0 = time.perf_counter()
     parts = []
+    compile_s = 0.0
     done = 0
     interrupted = False
-    old_threads = numba.get_num_threads()
     bar = None
     try:
-        if n_threads is not None:
-            numba.set_num_threads(int(n_threads))
         if progress:
             import click
 
@@ -268,8 +211,11 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
         while done < replicates:
             m = min(chunk_size, replicates - done)
             states = replicate_states(ss, m, start=done)
-            with parallel_launch():  # the fork-safe workqueue layer takes one launch at a time
-                parts.append(_run_kernel(cfg, steps, states, record, wdt, parallel=True))
+            part, secs = _run_kernel(cfg, steps, states, record, wdt, threads)
+            compile_s += secs
+            if not keep_final_rag:
+                part["final_rag"] = None
+            parts.append(part)
             done += m
             if bar is not None:
                 bar.update(m)
@@ -282,8 +228,8 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-        numba.set_num_threads(old_threads)
-    wall = time.perf_counter() - t0
+    # compiling the kernels (first run only) is not part of the batch's wall time
+    wall = time.perf_counter() - t0 - compile_s
 
     def cat(key):
         if not parts or parts[0][key] is None:
@@ -297,7 +243,8 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
         n_silos=cat("n_silos") if not empty else np.zeros((0, steps + 1), np.int32),
         n_switched=cat("n_switched") if not empty else np.zeros((0, steps + 1), np.int32),
         final_silos=cat("final_silos") if not empty else np.zeros((0, n), _silo_dtype(cfg)),
-        silos=cat("silos"), weights=cat("weights"), replicates_requested=replicates,
+        silos=cat("silos"), weights=cat("weights"), covariances=cat("covariances"),
+        final_rag=cat("final_rag"), replicates_requested=replicates,
         interrupted=interrupted, seed=seed_record(ss), version=_version(), engine="numba",
         wall_time=wall, record=record,
     )

@@ -24,6 +24,7 @@ DEFAULT_EPS = 1e-12
 SD_MIN, SD_MAX = 1e-100, 1e100
 _UPDATES = ("synchronous", "sequential")
 _REPLACEMENTS = ("farthest", "fifo")
+_TIE_BREAKS = ("index", "random")
 
 
 # short local names of the shared checks keep the long validation block below readable
@@ -100,6 +101,13 @@ class SimulationConfig:
         in round t) says agent i may query agent j. Combined with kNN: the
         partner is drawn among the k nearest *allowed* agents. An agent with
         no allowed partner mirrors. The diagonal is ignored.
+    tie_break : {"index", "random"}
+        How agents at exactly the k-th smallest distance are chosen into the
+        k-nearest set. "index" (default, the authors' rule): the lower agent
+        index first -- with the default initial weights all distances are
+        equal in the first round, so early partners are biased to low
+        indices. "random": a uniformly random subset of the tied agents.
+        Only matters when ``n_neighbors`` restricts partners.
     """
 
     n_agents: int = 30
@@ -119,6 +127,7 @@ class SimulationConfig:
     volume_preserving: bool = False
     min_sd: float = 0.01
     graph: Any = None
+    tie_break: str = "index"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -251,6 +260,8 @@ class SimulationConfig:
             raise ValueError(f"update must be one of {_UPDATES}; got {self.update!r}")
         if self.rag_replacement not in _REPLACEMENTS:
             raise ValueError(f"rag_replacement must be one of {_REPLACEMENTS}; got {self.rag_replacement!r}")
+        if self.tie_break not in _TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {_TIE_BREAKS}; got {self.tie_break!r}")
         for flag in ("update_covariances", "volume_preserving"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(f"{flag} must be a bool; got {shown(getattr(self, flag))}")

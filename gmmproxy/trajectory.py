@@ -180,6 +180,10 @@ class Ensemble:
     ----------
     silos : ndarray (R, T+1, n) or None
     weights : ndarray (R, T+1, n, K) or None
+    covariances : ndarray (R, T+1, n, K, d, d) or None
+        Per-agent covariances (Algorithm 2 with ``record="weights"``).
+    final_rag : ndarray (R, n, r, d) or None
+        Final RAG sets (``simulate_many(..., keep_final_rag=True)``).
     n_silos, n_switched : ndarray (R, T+1)
     final_silos : ndarray (R, n)
     replicates_requested : int
@@ -193,6 +197,8 @@ class Ensemble:
     final_silos: np.ndarray
     silos: np.ndarray | None = None
     weights: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+    final_rag: np.ndarray | None = None
     replicates_requested: int = 0
     interrupted: bool = False
     seed: dict | None = None
@@ -273,7 +279,8 @@ class Ensemble:
 
     def save(self, path) -> Path:
         arrays = {"n_silos": self.n_silos, "n_switched": self.n_switched, "final_silos": self.final_silos,
-                  "silos": self.silos, "weights": self.weights}
+                  "silos": self.silos, "weights": self.weights, "covariances": self.covariances,
+                  "final_rag": self.final_rag}
         return _save(path, "ensemble", arrays, self.provenance())
 
     @classmethod
@@ -284,5 +291,6 @@ class Ensemble:
             seed=meta["seed"], version=meta["version"], engine=meta["engine"],
             wall_time=float(meta["wall_time"]), replicates_requested=int(meta["replicates_requested"]),
             interrupted=bool(meta["interrupted"]), record=meta["record"],
-            **{k: arrays.get(k) for k in ("n_silos", "n_switched", "final_silos", "silos", "weights")},
+            **{k: arrays.get(k) for k in ("n_silos", "n_switched", "final_silos", "silos", "weights",
+                                          "covariances", "final_rag")},
         )

@@ -383,14 +383,30 @@ def _k_nearest(drow, i, k, allowed=None):
     return cand[:k]
 
 
-def _partner_draws(seed, i, n, p, k, drow, use_graph, allowed, N):
+def _partner_draws(seed, i, n, p, k, drow, use_graph, allowed, N, random_ties=False):
+    """Partner draws as a round of the kernels makes them: mirror with probability p, else
+    uniform over all others (no restriction) or among the k nearest allowed (``rounds``)."""
+    from gmmproxy._kernels import rounds, state
+
     st = _state(seed)
-    cand = np.empty(n, np.int64)
     graph = np.ones((1, n, n), dtype=bool)
     if allowed is not None:
         graph[0, i] = allowed
-    return np.array([neighbors.choose_partner(st, i, n, p, k, drow, use_graph, graph, 0, cand)
-                     for _ in range(N)])
+    scr = state.new_scratch(n, 2, 1, True)
+    scr.D[i] = drow
+    rules = state.Rules(p, np.array([k]), False, False, random_ties, graph, np.zeros((1, 2), np.int64),
+                        np.zeros((1, 1), np.int64), 0.0, False, np.zeros(2))
+    kind = rounds.PARTNER_GRAPH if use_graph else rounds.PARTNER_KNN
+    W = np.zeros((n, 2))
+    out = []
+    for _ in range(N):
+        if rng.uniform(st) < p:
+            out.append(i)
+        elif not use_graph and k >= n - 1:
+            out.append(rounds.other_uniform(st, i, n))
+        else:
+            out.append(rounds.choose_restricted(st, i, W, scr, rules, k, 0, True, kind))
+    return np.array(out)
 
 
 def test_choose_partner_mirror_rate_and_uniform_over_k_nearest():
@@ -545,7 +561,7 @@ def test_em_weights_underflow_boundary_matches_authors_rule():
 # ---------------------------------------------------------------- Algorithm 2 EM step
 @pytest.mark.parametrize("d,vp", [(1, False), (2, False), (2, True), (3, True)])
 def test_em_cov_kernel_matches_rederivation(d, vp):
-    from gmmproxy._kernels.sweep import _em_cov
+    from gmmproxy._kernels import state
 
     rs = np.random.default_rng(100 + d + 10 * vp)
     K, r, eps, min_sd = 3, 5, 1e-12, 0.01
@@ -560,10 +576,19 @@ def test_em_cov_kernel_matches_rederivation(d, vp):
     xnew = rs.normal(0, 1.0, d)
     slot = 2
     w = rs.dirichlet(np.ones(K))
-    w_out, chol_out, hld_out = np.empty(K), np.empty((K, d, d)), np.empty(K)
-    _em_cov(w, rag, slot, xnew, mu, chol, hld, logdet_ref, eps, gmm.density_cutoff(eps), min_sd**2, vp,
-            np.empty(K), np.empty((r, K)), np.empty(K), np.empty(d), np.empty(K), np.empty((d, d)),
-            w_out, chol_out, hld_out)
+    w_out, chol_out, hld_out = np.empty((1, K)), np.empty((K, d, d)), np.empty(K)
+    mix = state.Mixture(mu, chol, hld, mu[:, 0].copy(), np.ones(K), np.zeros(K), 0.0, gmm.density_cutoff(eps), eps)
+    rules = state.Rules(0.0, np.ones(1, np.int64), False, False, False, np.zeros((1, 1, 1), bool),
+                        np.zeros((1, 2), np.int64), np.zeros((1, 1), np.int64), min_sd**2, vp, logdet_ref)
+    scr = state.new_scratch(2, K, d, False)
+    cs = state.new_cov_scratch(K, r, d)
+    # the agent is row 1 of a two-agent population (row 0 is noise): rows are indexed, not sliced
+    W = np.stack([rs.dirichlet(np.ones(K)), w])
+    R = np.stack([rs.normal(size=(r, d)), rag])
+    CH = np.stack([chol * 2.0, chol])
+    HL = np.stack([hld + d * np.log(2.0), hld])
+    gmm.em_cov(W, 1, R, 1, slot, xnew, mu, CH, HL, 1, mix, rules, scr, cs, w_out, 0, chol_out, hld_out)
+    w_out = w_out[0]
     pts = rag.copy()
     pts[slot] = xnew
     dens = np.array([[stats.multivariate_normal.pdf(x, mu[c], cov[c]) for c in range(K)] for x in pts])

@@ -11,14 +11,15 @@ full relative precision, so the threshold tests of the theory stay exact.
 import math
 
 import numpy as np
-from numba import njit, prange
 
+from gmmproxy._kernels.cache import kernel
+from gmmproxy._kernels.neighbors import k_nearest_heap
 from gmmproxy._kernels.rng import categorical, randint, standard_normal, uniform
 
 _LN_HALF = -0.6931471805599453
 
 
-@njit(cache=True)
+@kernel()
 def log_mean_exp(vals, n):
     """``log((1/n) sum_h exp(vals[h]))`` accurate both near 0 and in the tails.
 
@@ -43,7 +44,7 @@ def log_mean_exp(vals, n):
     return math.log1p(s / n)
 
 
-@njit(cache=True)
+@kernel()
 def log_normalise(logw, out):
     """Write ``logw - logsumexp(logw)`` into ``out`` (both length K).
 
@@ -69,7 +70,7 @@ def log_normalise(logw, out):
             out[c] = (logw[c] - big) - l1
 
 
-@njit(cache=True)
+@kernel()
 def point_loglik(x, means, inv_two_var, log_sig_d, out):
     """Log-density of point ``x`` (d,) under each component, up to a shared constant."""
     k_len = means.shape[0]
@@ -82,9 +83,13 @@ def point_loglik(x, means, inv_two_var, log_sig_d, out):
         out[c] = -q * inv_two_var[c] - log_sig_d[c]
 
 
-@njit(cache=True)
+@kernel()
 def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """One EM weight step in log space.
+
+    Not ``gmm.em_weights``: the chain keeps *log* weights so that the
+    theorems' thresholds (a minority weight of 1e-44 next to 1 - 1e-44) stay
+    exact, which the simulator's linear-space step cannot represent.
 
     ``logw`` (K,) current log weights; ``ll`` (r, K) log-likelihoods of the r
     RAG points; writes the new log weights into ``out`` (K,).
@@ -124,7 +129,7 @@ def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
         log_normalise(s_buf, out)
 
 
-@njit(cache=True)
+@kernel()
 def _agent_ok(logw_row, rag_row, r, log_delta):
     """Agent part of E_l: weight beyond the threshold and RAG inside that pole's window."""
     if logw_row[1] <= log_delta:  # w_+ >= 1 - delta  <=>  w_- <= delta
@@ -142,35 +147,33 @@ def _agent_ok(logw_row, rag_row, r, log_delta):
     return False
 
 
-@njit(cache=True)
-def _choose_sender(i, wexp, m, k, dist, taken, state):
-    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest."""
+@kernel()
+def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
+    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest others.
+
+    Nearest by squared distance of the weight rows, ties to the lower index;
+    the k-nearest set comes from the same selector as the simulator's
+    (``neighbors.k_nearest_heap``).
+    """
     if k == 0:
         return randint(state, m)
     k_len = wexp.shape[1]
+    cnt = np.int64(0)
     for j in range(m):
-        taken[j] = False
         q = 0.0
         for c in range(k_len):
             diff = wexp[i, c] - wexp[j, c]
             q += diff * diff
         dist[j] = q
-    taken[i] = True
+        if j != i:
+            cand[cnt] = j
+            cnt += 1
     pick = randint(state, k)
-    # partial selection sort, ties to the lower index: the pick-th nearest is the sender
-    chosen = -1
-    for s in range(pick + 1):
-        best = np.inf
-        chosen = -1
-        for j in range(m):
-            if not taken[j] and dist[j] < best:
-                best = dist[j]
-                chosen = j
-        taken[chosen] = True
-    return chosen
+    k_nearest_heap(cand, cnt, dist, k, heap)
+    return heap[pick]
 
 
-@njit(cache=True)
+@kernel()
 def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps,
                   rag_mode, log_deltas, track,
                   rec_logw, rec_rag, rec_i, rec_j, rec_x,
@@ -219,7 +222,8 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
             point_loglik(rag[i, h], means, inv_two_var, log_sig_d, ll[i, h])
 
     dist = np.empty(m)
-    taken = np.zeros(m, dtype=np.bool_)
+    cand = np.empty(m, dtype=np.int64)
+    heap = np.empty(m, dtype=np.int64)
     x = np.empty(d)
     s_buf = np.empty(k_len)
     lg_buf = np.empty((k_len, r))
@@ -248,7 +252,7 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
 
     for t in range(steps):
         i = randint(state, m)
-        j = _choose_sender(i, wexp, m, k, dist, taken, state)
+        j = _choose_sender(i, wexp, m, k, dist, cand, heap, state)
         c = categorical(state, wexp[j])
         # the sender's pole, read before agent i is updated (j == i is allowed)
         pole = 0
@@ -301,17 +305,44 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
             final_ok[lv] = n_ok[lv] == m
 
 
-@njit(cache=True, parallel=True)
-def run_many(states, logw0, rag0, means, sigmas, steps, k, log_eps, log_1m_eps,
-             rag_mode, log_deltas, track,
-             out_logw, out_rag, rec_logw, rec_rag, rec_i, rec_j, rec_x,
-             hit_time, final_ok, in_window):
-    """``prange`` over replicates; replicate ``b`` uses only ``states[b]`` and row ``b`` of outputs."""
-    n_rep = states.shape[0]
-    for b in prange(n_rep):
+@kernel(nogil=True)
+def run_block(states, lo, hi, logw0, rag0, means, sigmas, steps, k, log_eps, log_1m_eps,
+              rag_mode, log_deltas, track,
+              out_logw, out_rag, rec_logw, rec_rag, rec_i, rec_j, rec_x,
+              hit_time, final_ok, in_window):
+    """Replicates ``lo .. hi-1``; replicate ``b`` uses only ``states[b]`` and row ``b`` of the outputs."""
+    for b in range(lo, hi):
         out_logw[b] = logw0
         out_rag[b] = rag0
         run_replicate(states[b], out_logw[b], out_rag[b], means, sigmas, steps, k,
                       log_eps, log_1m_eps, rag_mode, log_deltas, track,
                       rec_logw[b], rec_rag[b], rec_i[b], rec_j[b], rec_x[b],
                       hit_time[b], final_ok[b], in_window[b:b + 1])
+
+
+def run_many(states, *args, n_threads=None):
+    """All replicates of ``states``, in contiguous blocks on ``n_threads`` threads (default
+    ``numba.get_num_threads()``); returns the seconds spent compiling (or loading) the kernel.
+
+    The arguments after ``states`` are those of :func:`run_block` after ``lo, hi``.
+    Results do not depend on the number of threads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    from gmmproxy._kernels.runner import ensure_compiled
+
+    R = states.shape[0]
+    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
+    n_blocks = max(1, min(R, threads))
+    bounds = [(R * q) // n_blocks for q in range(n_blocks + 1)]
+    compile_s = ensure_compiled(run_block, (states, 0, R) + tuple(args), "Markov-chain")
+    if n_blocks == 1:
+        run_block(states, 0, R, *args)
+        return compile_s
+    with ThreadPoolExecutor(max_workers=n_blocks, thread_name_prefix="gmmproxy-chain") as pool:
+        futures = [pool.submit(run_block, states, bounds[q], bounds[q + 1], *args) for q in range(n_blocks)]
+        for f in futures:
+            f.result()
+    return compile_s

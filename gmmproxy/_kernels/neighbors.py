@@ -1,12 +1,11 @@
-"""Partner choice: mirroring, k nearest agents in weight space, communication graphs."""
+"""Partner choice helpers: weight-space distances and a uniform draw among the k nearest candidates."""
 import math
 
-from numba import njit
+from gmmproxy._kernels.cache import kernel
+from gmmproxy._kernels.rng import randint
 
-from gmmproxy._kernels.rng import randint, uniform
 
-
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def weight_distances(W, D):
     """D[a, b] = Euclidean distance between weight rows a and b (symmetric, zero diagonal)."""
     n = W.shape[0]
@@ -23,7 +22,7 @@ def weight_distances(W, D):
             D[b, a] = v
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def distance_row(W, i, out):
     """out[b] = distance between weight rows i and b."""
     n = W.shape[0]
@@ -37,7 +36,10 @@ def distance_row(W, i, out):
     out[i] = 0.0
 
 
-@njit(cache=True, inline="always")
+# the selection helpers below are separate functions, not IR-inlined: inlining
+# the comparison at each of its dozen call sites made the kNN variant take 15 s
+# to compile; LLVM still inlines it at machine-code level
+@kernel(_nrt=False)
 def _less(drow, a, b):
     # order by distance, ties by agent index, so the k-nearest set is well defined
     da = drow[a]
@@ -45,7 +47,7 @@ def _less(drow, a, b):
     return da < db or (da == db and a < b)
 
 
-@njit(cache=True, inline="always")
+@kernel(_nrt=False)
 def select_rank(cand, cnt, drow, q):
     """The element of rank q (0-based) of cand[:cnt] ordered by (drow, index); reorders cand."""
     lo = 0
@@ -92,58 +94,214 @@ def select_rank(cand, cnt, drow, q):
             lo = store + 1
 
 
-@njit(cache=True, inline="always")
-def choose_partner(state, i, n, p, k, drow, use_graph, graph, gidx, cand):
-    """Partner of agent i: itself with probability p, else uniform among its k nearest allowed agents.
+# relative tolerance of "the same distance" for random tie-breaking: far above
+# the few-ulp rounding noise (~1e-15) of a computed distance, far below any
+# difference between belief states that the dynamics act on
+TIE_RTOL = 1e-12
 
-    ``graph[gidx, i]`` (n,) is agent i's row of the communication graph in
-    this round (read only when ``use_graph``; indexed in place, not sliced,
-    to spare Numba's reference counting); ``drow`` its distance row (read
-    only when a restriction applies); ``cand`` is int scratch of length n.
-    An agent with no allowed partner talks to itself.
+
+@kernel(_nrt=False)
+def pick_among(state, cand, cnt, drow, k, random_ties):
+    """A partner uniform among the k nearest of ``cand[:cnt]`` (all of them when ``k >= cnt``).
+
+    Nearest by ``drow[agent]``; ties at the k-th distance go to the lower
+    agent index, or (``random_ties``) to a uniformly random subset of the
+    tied agents: the partner is then uniform over the ``m_less`` agents
+    nearer than the k-th distance with probability ``m_less / k``, else
+    uniform over all ``m_eq`` agents tied with it -- the marginal of
+    "uniform over a k-set whose tied part is a uniform random subset".
+    With random ties, "tied" means equal to the k-th distance up to a
+    relative ``TIE_RTOL`` (rounding: the default initial rows are
+    permutations of each other only up to the last bit of their
+    normaliser, so their distances differ in the last bits). Reorders
+    ``cand[:cnt]``.
     """
-    if uniform(state) < p:
-        return i
-    if not use_graph and k >= n - 1:
-        j = randint(state, n - 1)
-        return j + 1 if j >= i else j
-    cnt = 0
-    for j in range(n):
-        if j != i and (not use_graph or graph[gidx, i, j]):
-            cand[cnt] = j
-            cnt += 1
-    if cnt == 0:
-        return i
     if k >= cnt:
         return cand[randint(state, cnt)]
     q = randint(state, k)
-    return select_rank(cand, cnt, drow, q)
+    if not random_ties:
+        return select_rank(cand, cnt, drow, q)
+    dk = drow[select_rank(cand, cnt, drow, k - 1)]
+    lo = dk * (1.0 - TIE_RTOL)
+    hi = dk * (1.0 + TIE_RTOL)
+    m_less = 0
+    m_eq = 0
+    for s in range(cnt):
+        v = drow[cand[s]]
+        if v < lo:
+            m_less += 1
+        elif v <= hi:
+            m_eq += 1
+    if q < m_less:
+        want = q
+        strict = True
+    else:
+        want = randint(state, m_eq)
+        strict = False
+    for s in range(cnt):
+        v = drow[cand[s]]
+        if (v < lo) if strict else (lo <= v <= hi):
+            if want == 0:
+                return cand[s]
+            want -= 1
+    return cand[0]  # not reached
 
 
-@njit(cache=True, inline="always")
-def round_setup(t, W, kvec, graph, use_graph, sequential, D):
-    """Per-round neighbourhood settings: (graph index, k, whether distances are needed).
-
-    Synchronous rounds compute the whole distance matrix once, from the
-    previous round's weights.
-    """
-    n = W.shape[0]
-    gidx = t if graph.shape[0] > 1 else 0
-    k = kvec[t] if kvec.shape[0] > 1 else kvec[0]
-    need_dist = use_graph or k < n - 1
-    if need_dist and not sequential:
-        weight_distances(W, D)
-    return gidx, k, need_dist
+# k at most this: a bounded heap (one pass, one comparison per candidate in
+# the common case) finds the k-nearest set; above it, quickselect
+HEAP_MAX_K = 64
 
 
-@njit(cache=True, inline="always")
-def partner_of(state, i, W, D, drow, cand, need_dist, sequential, p, k, use_graph, graph, gidx):
-    """Partner of agent i in the current round (sequential rounds see the freshest weights)."""
-    n = W.shape[0]
-    if need_dist:
-        if sequential:
-            distance_row(W, i, drow)
+@kernel(_nrt=False)
+def _sift_down(heap, k, drow, pos):
+    """Restore the max-heap order on (drow, index) of heap[:k] below position pos."""
+    item = heap[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= k:
+            break
+        if child + 1 < k and _less(drow, heap[child], heap[child + 1]):
+            child += 1
+        if _less(drow, item, heap[child]):
+            heap[pos] = heap[child]
+            pos = child
         else:
-            for b in range(n):
-                drow[b] = D[i, b]
-    return choose_partner(state, i, n, p, k, drow, use_graph, graph, gidx, cand)
+            break
+    heap[pos] = item
+
+
+@kernel(_nrt=False)
+def k_nearest_heap(cand, cnt, drow, k, heap):
+    """The k nearest of ``cand[:cnt]`` by (distance, index) into ``heap[:k]``, a max-heap (top at 0).
+
+    ``cand`` must list agents in increasing index order: a later candidate
+    then beats the current top exactly when its distance is smaller, so
+    one comparison rejects almost every candidate once the heap is full.
+    """
+    for s in range(k):
+        heap[s] = cand[s]
+    for pos in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, k, drow, pos)
+    for s in range(k, cnt):
+        j = cand[s]
+        if drow[j] < drow[heap[0]]:
+            heap[0] = j
+            _sift_down(heap, k, drow, 0)
+
+
+@kernel(_nrt=False)
+def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
+    """A partner uniform among the k nearest of ``cand[:cnt]`` (increasing agent order).
+
+    Same distribution as :func:`pick_among` (which it calls for large k);
+    for k <= ``HEAP_MAX_K`` the k-nearest set comes from one heap pass.
+    """
+    if k >= cnt or k > HEAP_MAX_K:
+        return pick_among(state, cand, cnt, drow, k, random_ties)
+    q = randint(state, k)
+    k_nearest_heap(cand, cnt, drow, k, heap)
+    if not random_ties:
+        return heap[q]
+    dk = drow[heap[0]]
+    lo = dk * (1.0 - TIE_RTOL)
+    hi = dk * (1.0 + TIE_RTOL)
+    m_less = 0
+    for s in range(k):
+        if drow[heap[s]] < lo:
+            m_less += 1
+    if q < m_less:
+        for s in range(k):
+            if drow[heap[s]] < lo:
+                if q == 0:
+                    return heap[s]
+                q -= 1
+    m_eq = 0
+    for s in range(cnt):
+        v = drow[cand[s]]
+        if lo <= v <= hi:
+            m_eq += 1
+    want = randint(state, m_eq)
+    for s in range(cnt):
+        v = drow[cand[s]]
+        if lo <= v <= hi:
+            if want == 0:
+                return cand[s]
+            want -= 1
+    return heap[0]  # not reached
+
+
+@kernel(inline="always")
+def weight_supports(W, supp, nsupp, floor):
+    """Sparse form of each weight row: ``floor[a] = min_c W[a, c]`` and the components that differ from it.
+
+    After a few rounds almost every weight sits at the clip floor, so a row
+    is its floor plus 1-6 listed components (``supp[a, :nsupp[a]]``).
+    Returns the total number of listed components.
+    """
+    n, K = W.shape
+    total = 0
+    for a in range(n):
+        f = W[a, 0]
+        for c in range(1, K):
+            if W[a, c] < f:
+                f = W[a, c]
+        m = 0
+        for c in range(K):
+            if W[a, c] != f:
+                supp[a, m] = c
+                m += 1
+        nsupp[a] = m
+        floor[a] = f
+        total += m
+    return total
+
+
+@kernel(inline="always")
+def sparse_distance(W, a, b, supp, nsupp, floor):
+    """Euclidean distance of weight rows a and b from their sparse forms: O(nsupp[a] + nsupp[b]).
+
+    Exact in real arithmetic: every component outside both supports
+    contributes ``(floor[a] - floor[b])**2``; a component of one support
+    only is compared with the other row's floor. Identical rows give exactly
+    0, and rows that differ only by a permutation of components give equal
+    distances to a third row with their support disjoint from it, as the
+    dense sum does (ties such as the default start's stay ties).
+    """
+    K = W.shape[1]
+    fa = floor[a]
+    fb = floor[b]
+    s = 0.0
+    both = nsupp[b]
+    for t in range(nsupp[b]):
+        c = supp[b, t]
+        diff = W[a, c] - W[b, c]
+        s += diff * diff
+    for t in range(nsupp[a]):
+        c = supp[a, t]
+        if W[b, c] == fb:  # c is not in b's support
+            diff = W[a, c] - fb
+            s += diff * diff
+            both += 1
+    df = fa - fb
+    s += (K - both) * (df * df)
+    return math.sqrt(s)
+
+
+@kernel(_nrt=False)
+def weight_distances_sparse(W, D, supp, nsupp, floor):
+    """D[a, b] = distance of weight rows a and b, via :func:`sparse_distance` when the rows are sparse.
+
+    Falls back to the dense sum when the supports cover more than a third
+    of the components on average (early rounds), where it is cheaper.
+    """
+    n, K = W.shape
+    total = weight_supports(W, supp, nsupp, floor)
+    if 3 * total > n * K:
+        weight_distances(W, D)
+        return
+    for a in range(n):
+        D[a, a] = 0.0
+        for b in range(a + 1, n):
+            v = sparse_distance(W, a, b, supp, nsupp, floor)
+            D[a, b] = v
+            D[b, a] = v

@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import njit, uint64
 
+from gmmproxy._kernels.cache import kernel
+
 _TWO_PI = 2.0 * math.pi
 _INV_2_53 = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -19,7 +21,7 @@ def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def next_u64(state):
     """Advance ``state`` (uint64[4]) and return the next 64-bit output."""
     s0 = state[0]
@@ -41,19 +43,19 @@ def next_u64(state):
     return result
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def uniform(state):
     """A double uniform on [0, 1) with 53 random bits."""
     return float(next_u64(state) >> uint64(11)) * _INV_2_53
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def uniform_open(state):
     """A double uniform on (0, 1): never exactly 0, safe for ``log``."""
     return (float(next_u64(state) >> uint64(11)) + 0.5) * _INV_2_53
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def standard_normal(state):
     """One N(0, 1) draw by the Box-Muller transform (cosine branch)."""
     u1 = uniform_open(state)
@@ -61,7 +63,7 @@ def standard_normal(state):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def randint(state, n):
     """An integer uniform on {0, ..., n-1} (Lemire's nearly-divisionless method)."""
     bound = uint64(n)
@@ -85,7 +87,7 @@ def randint(state, n):
             return np.int64(high)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _scan(probs, u):
     """First index whose cumulative probability exceeds u (the last positive one if none does)."""
     acc = 0.0
@@ -100,7 +102,7 @@ def _scan(probs, u):
     return last
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def categorical(state, probs):
     """An index drawn with probabilities ``probs`` (need not sum exactly to 1)."""
     total = 0.0
@@ -109,7 +111,7 @@ def categorical(state, probs):
     return _scan(probs, uniform(state) * total)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def categorical_row(state, P, row):
     """An index drawn with probabilities ``P[row]``, which sum to 1 up to rounding.
 

@@ -23,6 +23,7 @@ _LAZY_COMMANDS = {
     "theory": "theory.cli:theory_group",
     "llm": "gmmproxy.cli.llm:llm_group",
     "perspective": "gmmproxy.cli.bridge:perspective_command",
+    "warmup": "gmmproxy.cli.warmup:warmup_command",
 }
 # extra commands attached to lazily loaded groups: group -> {name: "module:attr"}
 _LAZY_GROUP_EXTRAS = {

@@ -1,0 +1,79 @@
+"""Ahead-of-time compilation of the kernel variants (``gmmproxy warmup``).
+
+Each model variant (see ``rounds.py``) compiles the first time it is used
+and is then loaded from Numba's on-disk cache (``cache.py``). Containers and
+cluster workers that start from a fresh image can compile everything once,
+at build time, with :func:`warmup`.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+#: (name, SimulationConfig keyword arguments, record weights dtype) of the variants
+#: compiled by default: what ``gmmproxy simulate`` / ``simulate --replicates``
+#: and the paper's figures use
+_DEFAULT = [
+    ("Algorithm 1, 1-d, unrestricted (Figure 2, default)", {}, np.float64),
+    ("Algorithm 1, 1-d, kNN (Figure 3)", {"n_neighbors": 2}, np.float64),
+]
+
+
+def _all_variants():
+    rs = np.random.default_rng(0)
+    graph = rs.random((6, 6)) < 0.5
+    dims = [
+        ("1-d banded", {}),
+        ("1-d", {"means": [0.0, 1.0, 3.0], "covariances": [0.1, 0.2, 0.3]}),
+        ("d-dimensional", {"means": [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]}),
+    ]
+    partners = [("unrestricted", {}), ("kNN", {"n_neighbors": 2}), ("dense graph", {"graph": graph})]
+    out = []
+    for dname, dkw in dims:
+        for pname, pkw in partners:
+            out.append((f"Algorithm 1, {dname}, {pname}", {**dkw, **pkw}, np.float64))
+    for pname, pkw in partners:
+        out.append((f"Algorithm 2, {pname}", {"update_covariances": True, **pkw}, np.float64))
+    out.append(("Algorithm 1, 1-d, unrestricted, float32 records", {}, np.float32))
+    return out
+
+
+def warmup(all_variants: bool = False, chain: bool = True, echo=None) -> list[tuple[str, float]]:
+    """Compile (or load from the cache) the kernel variants; returns (variant, seconds) pairs.
+
+    Parameters
+    ----------
+    all_variants : bool
+        Every variant (1-d banded, 1-d, d-dimensional densities x
+        unrestricted, kNN, graph partners; Algorithm 2; float32 records),
+        not only the defaults (the paper's 1-d set-up with and without kNN,
+        and the Markov chain of ``gmmproxy theory montecarlo``).
+    chain : bool
+        Include the Markov-chain kernel.
+    echo : callable, optional
+        Called with one line per variant as it finishes.
+    """
+    from gmmproxy.config import SimulationConfig
+    from gmmproxy._simulate import simulate
+
+    done = []
+    variants = _all_variants() if all_variants else _DEFAULT
+    for name, kw, wdt in variants:
+        n = 6
+        cfg = SimulationConfig(n_agents=n, **kw)
+        t0 = time.perf_counter()
+        for record in ("weights",):
+            simulate(cfg, steps=1, seed=0, record=record, weights_dtype=wdt)
+        done.append((name, time.perf_counter() - t0))
+        if echo:
+            echo(f"{name}: {done[-1][1]:.1f} s")
+    if chain:
+        from gmmproxy.chain import ChainConfig, simulate_chain_many
+
+        t0 = time.perf_counter()
+        simulate_chain_many(ChainConfig(n_agents=4, sigma=0.3, rag_size=2), steps=1, replicates=1, seed=0)
+        done.append(("Markov chain (theory montecarlo)", time.perf_counter() - t0))
+        if echo:
+            echo(f"{done[-1][0]}: {done[-1][1]:.1f} s")
+    return done

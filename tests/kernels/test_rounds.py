@@ -1,0 +1,143 @@
+"""The rounds of Algorithms 1 and 2 through ``simulate`` / ``simulate_many``: variants, threads,
+tie-breaking, what an Ensemble keeps."""
+import numpy as np
+import pytest
+
+import gmmproxy
+from gmmproxy import SimulationConfig, replicate_seed, simulate, simulate_many
+from gmmproxy._kernels import rounds, runner
+
+
+def test_each_config_compiles_only_its_variant():
+    assert runner.variant_of(SimulationConfig()) == (rounds.DENS_BANDED, rounds.PARTNER_ALL)
+    assert runner.variant_of(SimulationConfig(n_neighbors=3)) == (rounds.DENS_BANDED, rounds.PARTNER_KNN)
+    assert runner.variant_of(SimulationConfig(n_agents=4, n_neighbors=(3, 1))) == (rounds.DENS_BANDED,
+                                                                                  rounds.PARTNER_KNN)
+    assert runner.variant_of(SimulationConfig(n_agents=3, means=[0, 2, 1])) == (rounds.DENS_1D, rounds.PARTNER_ALL)
+    assert runner.variant_of(SimulationConfig(n_agents=3, covariances=[1, 2, 1])) == (rounds.DENS_1D,
+                                                                                     rounds.PARTNER_ALL)
+    assert runner.variant_of(SimulationConfig(n_agents=3, means=np.eye(3))) == (rounds.DENS_ND, rounds.PARTNER_ALL)
+    g = np.ones((3, 3), bool)
+    assert runner.variant_of(SimulationConfig(n_agents=3, graph=g))[1] == rounds.PARTNER_GRAPH
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(p_mirror=0.0, n_neighbors=4), dict(update_covariances=True)])
+def test_same_arrays_at_any_thread_count(kw):
+    cfg = SimulationConfig(n_agents=10, n_components=6, **kw)
+    a = simulate_many(cfg, steps=6, replicates=5, seed=11, record="weights", n_threads=1)
+    b = simulate_many(cfg, steps=6, replicates=5, seed=11, record="weights", n_threads=2, chunk_size=3)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.n_silos, b.n_silos)
+    # replicate r of a batch is simulate() with the replicate's seed
+    one = simulate(cfg, steps=6, seed=replicate_seed(11, 3))
+    np.testing.assert_array_equal(one.weights, a.weights[3])
+
+
+def test_ensemble_keeps_algorithm2_covariances_and_final_rag(tmp_path):
+    cfg = SimulationConfig(n_agents=6, n_components=3, update_covariances=True)
+    ens = simulate_many(cfg, steps=4, replicates=3, seed=2, record="weights", keep_final_rag=True)
+    assert ens.covariances.shape == (3, 5, 6, 3, 1, 1)
+    assert ens.final_rag.shape == (3, 6, cfg.rag_size, 1)
+    for r in range(3):
+        tr = simulate(cfg, steps=4, seed=replicate_seed(2, r))
+        np.testing.assert_array_equal(ens.covariances[r], tr.covariances)
+        np.testing.assert_array_equal(ens.final_rag[r], tr.final_rag)
+    back = gmmproxy.Ensemble.load(ens.save(tmp_path / "e.npz"))
+    np.testing.assert_array_equal(back.covariances, ens.covariances)
+    np.testing.assert_array_equal(back.final_rag, ens.final_rag)
+    lean = simulate_many(cfg, steps=4, replicates=2, seed=2, record="silos")
+    assert lean.covariances is None and lean.final_rag is None
+
+
+def test_tie_break_is_validated():
+    with pytest.raises(ValueError, match="tie_break"):
+        SimulationConfig(tie_break="lowest")
+    with pytest.raises(ValueError, match="tie_break"):
+        simulate(SimulationConfig(n_agents=4, tie_break="random"), steps=1, seed=0, engine="reference")
+
+
+def _share_in_silo0(tie_break, replicates=120):
+    cfg = SimulationConfig(n_agents=30, n_neighbors=1, p_mirror=0.0, tie_break=tie_break)
+    ens = simulate_many(cfg, steps=80, replicates=replicates, seed=2024, record="metrics")
+    return float(np.mean(ens.final_silos == 0))
+
+
+def test_tie_break_index_biases_low_indices_random_does_not():
+    # issue 7's example: with the authors' rule ~30% of agents end in silo 0, ~1/30 with random ties
+    index = _share_in_silo0("index")
+    rand = _share_in_silo0("random")
+    assert 0.2 < index < 0.4
+    assert abs(rand - 1 / 30) < 0.03
+
+
+def test_warmup_compiles_the_default_variants_and_reports_them():
+    from gmmproxy._kernels.warmup import warmup
+
+    lines = []
+    done = warmup(chain=False, echo=lines.append)
+    assert [name for name, _ in done] == [line.split(":")[0] for line in lines]
+    assert len(done) == 2 and all(secs >= 0 for _, secs in done)
+    # afterwards the default variants run without compiling
+    for kw in ({}, {"n_neighbors": 2}):
+        cfg = SimulationConfig(n_agents=6, **kw)
+        fn = runner.kernel_for(cfg)
+        assert len(fn.overloads) >= 1
+
+
+def test_wall_time_excludes_compilation(monkeypatch):
+    # make "compiling" take one extra second: the reported wall time must not contain it
+    import time
+
+    real = runner.compiled_entry
+
+    def slow(*a, **k):
+        entry, _ = real(*a, **k)
+        time.sleep(1.0)
+        return entry, 1.0
+
+    monkeypatch.setattr(runner, "compiled_entry", slow)
+    t0 = time.perf_counter()
+    tr = simulate(SimulationConfig(n_agents=5), steps=3, seed=1)
+    assert 0 <= tr.wall_time <= time.perf_counter() - t0 - 0.9
+    t0 = time.perf_counter()
+    ens = simulate_many(SimulationConfig(n_agents=5), steps=3, replicates=2, seed=1, progress=False)
+    assert 0 <= ens.wall_time <= time.perf_counter() - t0 - 0.9
+
+
+def test_csr_of_matches_scipy():
+    from scipy import sparse
+
+    rs = np.random.default_rng(4)
+    g = rs.random((3, 9, 9)) < 0.3
+    indptr, indices = runner.csr_of(g)
+    for t in range(3):
+        ref = sparse.csr_array(g[t])
+        ref.sort_indices()
+        np.testing.assert_array_equal(indptr[t], ref.indptr)
+        np.testing.assert_array_equal(indices[t, :ref.nnz], ref.indices)
+
+
+@pytest.mark.parametrize("update", ["synchronous", "sequential"])
+def test_sparse_graph_path_equals_dense_graph_path(update, monkeypatch):
+    # a graph of mean degree ~3 among 40 agents runs on the CSR path; with k at least the largest
+    # degree no distance is needed, so both paths must give the same arrays bit for bit
+    rs = np.random.default_rng(8)
+    n, T = 40, 6
+    g = rs.random((T, n, n)) < 3 / n
+    cfg = SimulationConfig(n_agents=n, n_components=5, graph=g, n_neighbors=n - 1, p_mirror=0.2, update=update)
+    assert runner.variant_of(cfg)[1] == rounds.PARTNER_SPARSE
+    sparse_run = simulate(cfg, steps=T, seed=3)
+    monkeypatch.setattr(runner, "SPARSE_GRAPH_MAX_DENSITY", 0.0)
+    assert runner.variant_of(cfg)[1] == rounds.PARTNER_GRAPH
+    dense_run = simulate(cfg, steps=T, seed=3)
+    np.testing.assert_array_equal(sparse_run.weights, dense_run.weights)
+    np.testing.assert_array_equal(sparse_run.final_rag, dense_run.final_rag)
+
+
+def test_fork_based_pool_works_after_a_parallel_batch():
+    # batches run on Python threads, not on an OpenMP team, so forking afterwards is safe
+    import multiprocessing
+
+    simulate_many(SimulationConfig(n_agents=5), steps=2, replicates=4, seed=0, n_threads=2, progress=False)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map_async(abs, [-1, -2, -3]).get(timeout=120) == [1, 2, 3]
