@@ -17,6 +17,7 @@ _LAZY_COMMANDS = {
     "theory": "theory.cli:theory_group",
     "llm": "gmmproxy.llm.cli:llm_group",
     "perspective": "gmmproxy.bridge.cli:perspective_command",
+    "calibrate": "gmmproxy.bridge.calibration.cli:calibrate_group",
 }
 # extra commands attached to lazily loaded groups: group -> {name: "module:attr"}
 _LAZY_GROUP_EXTRAS = {

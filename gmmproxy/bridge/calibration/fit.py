@@ -14,10 +14,11 @@ as the validation score.
 
 pyABC's SQLite history (``history.db`` in the output folder) holds every
 finished generation: Ctrl-C keeps them, and ``resume=True`` continues from
-the last one. Generation t draws its proposals after ``numpy.random.seed``
-of ``(seed, t)`` and its simulations from ``SeedSequence((seed, t, i))`` for
-its i-th simulation, so a resumed fit repeats what an uninterrupted one
-would have done.
+the last one. A run (or resumed run) starting at generation g seeds NumPy's
+global generator (which pyABC draws its proposals from) with ``(seed, g)``
+and gives its i-th simulation ``SeedSequence((seed, g, i))``: the same
+seed gives the same fit, and a fit resumed at generation g gives the same
+result whenever it is resumed there.
 """
 from __future__ import annotations
 
@@ -79,7 +80,11 @@ def _condition_of(traj) -> Condition:
 
 
 def load_logs(logs, times=DEFAULT_TIMES) -> list:
-    """Group logs (paths or LLMTrajectory) by condition -> list of :class:`ObservedCondition`."""
+    """Group logs (paths or LLMTrajectory) by condition -> list of :class:`ObservedCondition`.
+
+    A log whose answers all carry a stored label is read with those labels;
+    otherwise flowers are extracted from the texts.
+    """
     from gmmproxy.bridge.trajectory import LLMTrajectory, from_log
 
     if isinstance(logs, (str, os.PathLike, LLMTrajectory)):
@@ -87,9 +92,18 @@ def load_logs(logs, times=DEFAULT_TIMES) -> list:
     logs = list(logs)
     if not logs:
         raise ValueError("logs must name at least one log file")
+    from gmmproxy.bridge.flowers import extract_flower
+    from gmmproxy.llm.log import read_log
+
     groups = {}
     for item in logs:
-        traj = item if isinstance(item, LLMTrajectory) else from_log(item)
+        if isinstance(item, LLMTrajectory):
+            traj = item
+        else:
+            # labels stored in the log when every answer has one, else the flower extractor
+            log = read_log(item)
+            stored = log.n_steps > 0 and all(lab is not None for lab in log.labels.ravel())
+            traj = from_log(log, extractor=None if stored else extract_flower)
         groups.setdefault(_condition_of(traj), []).append(traj)
     out = []
     for cond in sorted(groups, key=lambda c: (c.p_mirror, c.n_neighbors, c.n_agents, c.n_steps)):
@@ -252,11 +266,22 @@ class _Progress:
         self.sims = 0
         self.eps = float("nan")
 
+    history = None
+
     def tick(self, sims=1, force=False):
         self.sims += sims
         now = time.perf_counter()
-        if self.enabled and (force or now - self.last > 0.5):
+        if self.enabled and (force or now - self.last > 1.0):
             self.last = now
+            if self.history is not None:
+                try:
+                    pops = self.history.get_all_populations()
+                    pops = pops[pops.t >= 0]
+                    if len(pops):
+                        self.gen = int(pops.t.max()) + 1
+                        self.eps = float(pops.epsilon.iloc[-1])
+                except Exception:  # the database may be busy while pyABC writes a generation
+                    pass
             done = int(20 * self.gen / max(1, self.generations))
             bar = "#" * done + "-" * (20 - done)
             sys.stderr.write(f"\r{self.label} [{bar}] generation {self.gen + 1}/{self.generations} "
@@ -286,6 +311,7 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
         d = (np.asarray(x["x"]).reshape(obs.shape) - np.asarray(x0["x"]).reshape(obs.shape)) * w
         return float(np.sqrt(np.mean(d * d)))
 
+    # simulation i of a run started at generation g uses SeedSequence((seed, g, i))
     counter = {"gen": 0, "i": 0}
     bar = _Progress(progress, label, max_generations)
 
@@ -317,24 +343,14 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
     history = abc.history
     interrupted = False
     t0 = time.perf_counter()
+    done = 0 if history.max_t is None or history.max_t < 0 else history.max_t + 1
+    counter["gen"] = done
+    bar.gen = done
+    bar.history = history
     try:
-        while True:
-            t_next = 0 if history.max_t is None or history.max_t < 0 else history.max_t + 1
-            if t_next >= max_generations:
-                break
-            if t_next > 0:
-                pops = history.get_all_populations()
-                last = pops[pops.t == t_next - 1]
-                bar.eps = float(last.epsilon.iloc[0])
-                nsim = int(last.samples.iloc[0])
-                if nsim > 0 and population_size / nsim < min_acceptance:
-                    break
-            bar.gen = t_next
-            counter["gen"] = t_next
-            counter["i"] = 0
-            np.random.seed([int(seed) % (2**32), t_next])
-            abc.run(max_nr_populations=1)
-            bar.tick(0, force=True)
+        if done < max_generations:
+            np.random.seed([int(seed) % (2**32), done])
+            abc.run(max_nr_populations=max_generations - done, min_acceptance_rate=min_acceptance)
     except KeyboardInterrupt:
         interrupted = True
     finally:

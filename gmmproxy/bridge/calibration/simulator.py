@@ -59,3 +59,40 @@ def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, 
 
 def as_condition(p_mirror, n_neighbors, n_agents=30, n_steps=80) -> Condition:
     return Condition(float(p_mirror), int(n_neighbors), int(n_agents), int(n_steps))
+
+
+def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None, prefix="proxy", meta=None):
+    """Write proxy silo trajectories (R, T, n) as run logs in the LLM log format (one file per run).
+
+    Each answer's text and label is the name of its silo (``label_names[c]``,
+    default ``"topic{c}"``), so :func:`gmmproxy.bridge.trajectory.from_log` with
+    ``extractor=None`` reads the same silos back. Used to test the calibration on
+    runs whose true parameters are known.
+
+    Returns
+    -------
+    list of str
+        The log paths.
+    """
+    import os
+
+    from gmmproxy.llm.log import LogWriter
+
+    silos = np.asarray(silos)
+    if silos.ndim != 3:
+        raise ValueError(f"silos must have shape (R, T, n); got {silos.shape}")
+    R, T, n = silos.shape
+    names = label_names or [f"topic{c}" for c in range(int(silos.max()) + 1)]
+    paths = []
+    for r in range(R):
+        path = os.path.join(os.fspath(out_dir), f"{prefix}_p{p_mirror:g}_k{n_neighbors}_v{r}.jsonl")
+        run_meta = dict(meta or {}, backend="gmmproxy-calibrated", n_agents=n, n_steps=T,
+                        p_mirror=float(p_mirror), n_neighbors=int(n_neighbors), replicate=r)
+        w = LogWriter(path, run_meta, overwrite=True, sync=False)
+        for t in range(T):
+            recs = [{"agent": i, "partner": None, "mirrored": None, "text": names[int(silos[r, t, i])],
+                     "label": names[int(silos[r, t, i])]} for i in range(n)]
+            w.append_step(t, recs)
+        w.close()
+        paths.append(path)
+    return paths
