@@ -46,14 +46,15 @@ def test_jobs_are_seeded_independently_of_the_batch():
 
 
 def test_activation_slows_the_dynamics():
-    # half the agents act per round: N(t) decays like the full model at about half the time
+    # half the agents act per round: after 10 rounds each agent acted about 5 times, so N(10)
+    # lies between the full model's N(5) and N(10) (not exactly N(5): inactive agents still get
+    # copied, so 10 half-rounds mix more than 5 full ones)
     g = Geometry(20)
     full = n_silos(simulate_batch(g, 10, p_mirror=np.zeros(200), n_neighbors=19, sigma=0.05, rag_size=1,
                                   answer_current=True, seed=5)).mean(0)
     half = n_silos(simulate_batch(g, 20, p_mirror=np.zeros(200), n_neighbors=19, sigma=0.05, rag_size=1,
                                   activation=0.5, answer_current=True, seed=6)).mean(0)
-    assert half[10] > full[10] + 1
-    assert abs(half[20] - full[10]) < 0.15 * full[10] + 0.5
+    assert full[10] + 0.4 < half[10] < full[5] - 0.4
 
 
 def test_model_map():
