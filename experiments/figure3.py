@@ -71,7 +71,7 @@ def run(neighbors=NEIGHBORS, replicates: int = REPLICATES, steps: int = STEPS, s
 
 def table(result: dict) -> list[dict]:
     """Mean and standard error (ddof=1) of the number of silos at T, per k."""
-    from gmmproxy.plotting import sweep_summary
+    from gmmproxy.sweeps import sweep_summary
 
     s = sweep_summary(result["values"], result["n_silos_final"])
     return [{"k": int(k), "mean": float(m), "se": float(e), "n": int(n)}

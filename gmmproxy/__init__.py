@@ -18,7 +18,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 from gmmproxy import metrics, topology
 from gmmproxy._seeding import replicate_seed
 from gmmproxy.config import SimulationConfig
-from gmmproxy.simulate import simulate, simulate_many
+from gmmproxy._simulate import simulate, simulate_many
 from gmmproxy.trajectory import Ensemble, Trajectory
 
 __all__ = [

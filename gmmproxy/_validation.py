@@ -1,4 +1,4 @@
-"""Scalar input checks shared by every public entry point (one message style everywhere).
+"""Input checks shared by every public entry point (one message style everywhere).
 
 Messages name the parameter, the allowed range and the value, e.g.
 ``n_neighbors must be in [1, 29]; got 30``.
@@ -40,3 +40,18 @@ def check_float(name: str, value, lo: float | None = None, hi: float | None = No
             allowed = f"<= {hi}"
         raise ValueError(f"{name} must be {allowed}; got {value}")
     return value
+
+
+def as_float_array(x, name: str, ndim: int) -> np.ndarray:
+    """``x`` as a non-empty, finite float64 array with ``ndim`` dimensions."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__}") from None
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s); got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got {int(np.sum(~np.isfinite(arr)))} non-finite values")
+    return arr

@@ -9,15 +9,62 @@ distribution* (see ``tests/test_engine_agreement.py``).
 
 Supported: every :class:`~gmmproxy.config.SimulationConfig` option except a
 communication ``graph`` (use the Numba engine for graphs).
+
+Independent of the CPU: no result goes through BLAS or LAPACK, whose kernels OpenBLAS picks per
+CPU. Weight distances are summed in the fixed order of OpenBLAS's Haswell ``ddot`` (the kernel the
+authors' runs were made with, see :mod:`gmmproxy._fixed_order`); in d >= 2 the Cholesky factor,
+the densities, the determinant and the Gaussian draws are written out in explicit loops over
+the (small) dimension.
 """
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import multivariate_normal, norm
+import math
 
+import numpy as np
+from scipy.stats import norm
+
+from gmmproxy._fixed_order import haswell_norm
 from gmmproxy.config import SimulationConfig
 
 __all__ = ["simulate_reference"]
+
+
+def _cholesky(cov):
+    """Lower Cholesky factor of a small SPD matrix, in explicit loops (no LAPACK)."""
+    d = cov.shape[0]
+    L = np.zeros((d, d))
+    for a in range(d):
+        for b in range(a + 1):
+            s = cov[a, b]
+            for m in range(b):
+                s -= L[a, m] * L[b, m]
+            L[a, b] = math.sqrt(s) if a == b else s / L[b, b]
+    return L
+
+
+def _mvn_pdf(x, mu, L):
+    """N(x; mu, L L^T) by forward substitution, in explicit loops."""
+    d = L.shape[0]
+    z = np.zeros(d)
+    quad = 0.0
+    log_det_half = 0.0
+    for a in range(d):
+        s = x[a] - mu[a]
+        for m in range(a):
+            s -= L[a, m] * z[m]
+        z[a] = s / L[a, a]
+        quad += z[a] * z[a]
+        log_det_half += math.log(L[a, a])
+    return math.exp(-0.5 * quad - log_det_half - 0.5 * d * math.log(2.0 * math.pi))
+
+
+def _det(cov):
+    """Determinant of a small SPD matrix from its Cholesky factor."""
+    diag = np.diagonal(_cholesky(cov))
+    out = 1.0
+    for v in diag:
+        out *= v * v
+    return out
 
 
 class _Model:
@@ -39,7 +86,14 @@ class _Model:
             return rng.normal(loc=self.mu[idx, 0], scale=sd[idx])[:, None]
         out = np.empty((size, self.d))
         for s, c in enumerate(idx):
-            out[s] = rng.multivariate_normal(self.mu[c], cov[c])
+            # mu + L z with z ~ N(0, I): d standard normals per draw, transformed explicitly
+            L = _cholesky(cov[c])
+            z = rng.standard_normal(self.d)
+            for a in range(self.d):
+                acc = self.mu[c, a]
+                for m in range(a + 1):
+                    acc += L[a, m] * z[m]
+                out[s, a] = acc
         return out
 
     # -- EM ---------------------------------------------------------------
@@ -51,11 +105,12 @@ class _Model:
         """gamma (K, r): column h = posterior component probabilities of point h."""
         K, r = self.K, rag.shape[0]
         gamma = np.zeros((K, r))
+        chols = [_cholesky(cov[c]) for c in range(K)] if self.d > 1 else None
         for h in range(r):
             if self.d == 1:
                 dens = norm.pdf(rag[h, 0], loc=self.mu[:, 0], scale=np.sqrt(cov[:, 0, 0]))
             else:
-                dens = np.array([multivariate_normal.pdf(rag[h], self.mu[c], cov[c]) for c in range(K)])
+                dens = np.array([_mvn_pdf(rag[h], self.mu[c], chols[c]) for c in range(K)])
             num = w * dens
             total = num.sum()
             # as the authors' code: a point whose total density underflows to
@@ -92,8 +147,7 @@ class _Model:
             else:
                 S = S + floor * np.eye(self.d)
             if self.cfg.volume_preserving:
-                det_ref = np.linalg.det(cov_ref[c])
-                S = S * (det_ref / np.linalg.det(S)) ** (1.0 / self.d)
+                S = S * (_det(cov_ref[c]) / _det(S)) ** (1.0 / self.d)
             new_cov[c] = S
         return new_w, new_cov
 
@@ -154,13 +208,14 @@ def simulate_reference(cfg: SimulationConfig, steps: int, seed=None):
         covs = np.empty((steps + 1, n, K, d, d))
         covs[0] = C
 
+    def distance_row(Wmat, a):
+        # the authors' np.linalg.norm(w_a - w_b), summed in the Haswell ddot order on any CPU
+        row = haswell_norm(Wmat[a][None, :] - Wmat)
+        row[a] = 0.0
+        return row
+
     def distances(Wmat):
-        D = np.zeros((n, n))
-        for a in range(n):
-            for b in range(n):
-                if a != b:
-                    D[a, b] = np.linalg.norm(Wmat[a] - Wmat[b])
-        return D
+        return np.stack([distance_row(Wmat, a) for a in range(n)])
 
     for t in range(steps):
         k = cfg.neighbors_at(t)
@@ -172,7 +227,7 @@ def simulate_reference(cfg: SimulationConfig, steps: int, seed=None):
             if sequential:
                 # Gauss-Seidel: read the freshest state
                 W, C, R, oldest = W_new, C_new, R_new, oldest_new
-                Drow = np.array([0.0 if b == i else np.linalg.norm(W[i] - W[b]) for b in range(n)])
+                Drow = distance_row(W, i)
             else:
                 Drow = D[i]
             u = rng.random()

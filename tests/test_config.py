@@ -141,8 +141,7 @@ def test_bad_simulate_arguments_are_rejected_before_any_kernel(monkeypatch):
     """steps, record, seed, replicates, schedules: ValueError/TypeError naming the parameter."""
     import importlib
 
-    # the package attribute gmmproxy.simulate is the function; the module lives in sys.modules
-    sim = importlib.import_module("gmmproxy.simulate")
+    sim = importlib.import_module("gmmproxy._simulate")
 
     def boom(*a, **k):  # any kernel call would be a failure of early validation
         raise AssertionError("kernel ran before validation")

@@ -9,7 +9,7 @@ import pytest
 import gmmproxy
 from gmmproxy import SimulationConfig
 
-sim_module = importlib.import_module("gmmproxy.simulate")  # gmmproxy.simulate is the function
+sim_module = importlib.import_module("gmmproxy._simulate")
 
 N_AGENTS, K, R_SIZE, STEPS = 6, 6, 3, 15
 

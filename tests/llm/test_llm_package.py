@@ -7,7 +7,7 @@ import pytest
 
 
 def test_import_is_light():
-    code = ("import sys, gmmproxy.llm, gmmproxy.llm.runner, gmmproxy.llm.cli; "
+    code = ("import sys, gmmproxy.llm, gmmproxy.llm.runner, gmmproxy.cli.llm; "
             "heavy = [m for m in ('httpx', 'torch', 'transformers', 'sentence_transformers') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

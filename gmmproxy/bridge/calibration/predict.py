@@ -38,7 +38,7 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
     from gmmproxy import SimulationConfig
     from gmmproxy.bridge.calibration.fit import CalibrationResult, load_result
     from gmmproxy.metrics import n_silos
-    from gmmproxy.simulate import _version
+    from gmmproxy._simulate import _version
     from gmmproxy.trajectory import Ensemble
 
     if not isinstance(result, CalibrationResult):

@@ -1,5 +1,8 @@
 """Run simulations: :func:`simulate` (one run) and :func:`simulate_many` (a batch).
 
+Private module (the package root re-exports both functions), so that the function
+``gmmproxy.simulate`` shadows no module.
+
 The Python front validates, seeds and allocates; the Numba kernels in
 ``gmmproxy._kernels.sweep`` do the work. Replicate ``r`` of
 ``simulate_many(cfg, T, R, seed)`` equals ``simulate(cfg, T,

@@ -2,7 +2,7 @@
 ``gmmproxy perspective``.
 
 The commands are attached to the ``gmmproxy`` group (and its ``llm`` sub-group) by
-``gmmproxy.cli``; this module defines no group. Bad inputs raise ``ValueError``, which
+``gmmproxy/cli/__init__.py``; this module defines no group. Bad inputs raise ``ValueError``, which
 the group prints as a one-line ``Error: ...`` with exit status 2.
 """
 from __future__ import annotations

@@ -1,11 +1,15 @@
-"""Shared fixtures of the bridge tests: the published flower logs."""
+"""Shared fixtures of the test suite: the published flower logs (used by tests/bridge and tests/cli).
+
+This folder is on ``sys.path`` (pytest's default import mode inserts the folder of each
+conftest.py), so shared helpers such as ``llm_fake_server`` import from any test folder.
+"""
 import os
 from pathlib import Path
 
 import pytest
 
 # The published CSVs are not part of the repository; point GMMPROXY_FLOWER_DATA at a copy.
-FLOWER_DATA = Path(os.environ.get("GMMPROXY_FLOWER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-flowers"))
+FLOWER_DATA = Path(os.environ.get("GMMPROXY_FLOWER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-flowers"))
 
 
 @pytest.fixture(scope="session")

@@ -128,7 +128,7 @@ def test_means_and_graph_files_are_used(tmp_path):
 def _interrupt_on_call(monkeypatch, which):
     import importlib
 
-    sim = importlib.import_module("gmmproxy.simulate")
+    sim = importlib.import_module("gmmproxy._simulate")
     original = sim._run_kernel
     calls = {"n": 0}
 

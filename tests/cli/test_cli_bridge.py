@@ -160,3 +160,16 @@ def test_perspective_command_uses_stored_embeddings(tmp_path):
     # stored flower labels keep the flower vocabulary: label i is FLOWERS[i]
     assert list(z["label_names"][:3]) == ["rose", "orchid", "tulip"]
     assert set(z["silos"][0].tolist()) == {0, 2, 3}
+
+
+def test_old_import_path_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    from gmmproxy.cli import bridge
+
+    sys.modules.pop("gmmproxy.bridge.cli", None)  # the warning fires on first import only
+    with pytest.warns(DeprecationWarning, match="gmmproxy.cli.bridge"):
+        old = importlib.import_module("gmmproxy.bridge.cli")
+    assert old.silo_report is bridge.silo_report
+    assert old.perspective_command is bridge.perspective_command

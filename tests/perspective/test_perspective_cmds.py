@@ -1,12 +1,14 @@
-"""Perspective space: CMDS, elbow, out-of-sample placement, iso-mirror, GMM clustering."""
+"""Tests of classical MDS and its elbow rule (gmmproxy.perspective.cmds)."""
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from gmmproxy.perspective import (ClassicalMDS, classical_mds, cluster_steps,
-                                  configuration_distances, iso_mirror, perspective_space,
-                                  profile_likelihood_elbows, response_distances,
-                                  select_dimension)
+from gmmproxy.perspective import (
+    ClassicalMDS,
+    classical_mds,
+    profile_likelihood_elbows,
+    select_dimension,
+)
 
 
 def _config(n=40, d=3, seed=0):
@@ -128,99 +130,3 @@ def test_cmds_validation():
         classical_mds(cdist(X, X), n_components=4)
     with pytest.raises(ValueError, match="fitted"):
         ClassicalMDS().transform(np.zeros((1, 3)))
-
-
-def test_response_distances_is_frobenius_of_prompt_matrices():
-    rng = np.random.default_rng(6)
-    E = rng.normal(size=(5, 3, 4))  # 5 agents, 3 prompts, D = 4
-    D = response_distances(E)
-    for i in range(5):
-        for j in range(5):
-            assert D[i, j] == pytest.approx(np.linalg.norm(E[i] - E[j], "fro"))
-    # a single prompt may drop the prompt axis
-    np.testing.assert_allclose(response_distances(E[:, 0]), response_distances(E[:, :1]))
-
-
-def _moving_system(T=30, n=12, stop=15, seed=7):
-    """Agents in two groups drifting apart linearly until `stop`, then frozen."""
-    rng = np.random.default_rng(seed)
-    base = rng.normal(scale=0.05, size=(n, 5))
-    direction = np.zeros(5)
-    direction[0] = 1.0
-    sign = np.where(np.arange(n) < n // 2, -1.0, 1.0)[:, None]
-    E = np.stack([base + sign * min(t, stop) * 0.2 * direction for t in range(T)])
-    return E
-
-
-def test_perspective_space_history_and_step():
-    E = _moving_system()
-    sp = perspective_space(E, mode="history", n_components=2)
-    assert sp.positions.shape == (30, 12, 2) and sp.one_d.shape == (30, 12)
-    # the whole-history space preserves all (step, agent) distances in the leading dims
-    flat = E.reshape(-1, 5)
-    d_true = cdist(flat[:12], flat[-12:])
-    d_emb = cdist(sp.positions[0], sp.positions[-1])
-    assert np.abs(d_emb - d_true).max() < 0.05 * d_true.max()
-    sp1 = perspective_space(E, mode="step", n_components=1)
-    # per step: the two groups are separated along the single axis once they split
-    x = sp1.one_d[-1]
-    assert np.sign(x[:6]).tolist().count(np.sign(x[0])) == 6
-    assert np.all(np.sign(x[6:]) == -np.sign(x[0]))
-    with pytest.raises(ValueError, match="mode"):
-        perspective_space(E, mode="bogus")
-    # a step where everyone gives the same answer sits at the origin (consensus)
-    E2 = E.copy()
-    E2[-1] = E2[-1, 0]
-    sp2 = perspective_space(E2, mode="step")
-    np.testing.assert_allclose(sp2.positions[-1], 0.0, atol=1e-12)
-    with pytest.raises(ValueError, match="identical answers at every step"):
-        perspective_space(np.zeros((3, 4, 2)), mode="step")
-
-
-def test_iso_mirror_flattens_when_the_system_stops():
-    E = _moving_system(T=30, stop=15)
-    sp = perspective_space(E, mode="history", n_components=1)
-    iso = iso_mirror(sp.positions)
-    v = iso.values
-    assert v.shape == (30,) and v[0] == 0 and v[-1] > 0
-    moving = np.diff(v[:16])
-    still = np.diff(v[16:])
-    assert np.all(moving > 0)  # monotone while the groups drift apart
-    assert np.max(np.abs(still)) < 1e-6 * v[-1]  # flat once they stop
-    # configuration distances are Frobenius / sqrt(n) in the shared space
-    C = configuration_distances(sp.positions)
-    assert C[0, 15] == pytest.approx(np.linalg.norm(sp.positions[0] - sp.positions[15]) / np.sqrt(12))
-    # a frozen system has a constant iso-mirror
-    assert np.all(iso_mirror(np.repeat(sp.positions[:1], 5, axis=0)).values == 0)
-
-
-def test_procrustes_configuration_distances_ignore_rotations():
-    rng = np.random.default_rng(8)
-    Z = rng.normal(size=(10, 2))
-    theta = 0.7
-    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    C = configuration_distances(np.stack([Z, Z @ R]), align=True)
-    assert C[0, 1] == pytest.approx(0.0, abs=1e-10)
-    assert configuration_distances(np.stack([Z, Z @ R]))[0, 1] > 0.1
-
-
-def test_cluster_steps_finds_groups_and_ari():
-    rng = np.random.default_rng(9)
-    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    T, n = 4, 30
-    groups = np.repeat(np.arange(3), 10)
-    pos = np.stack([centres[groups] + rng.normal(scale=0.3, size=(n, 2)) for _ in range(T)])
-    # at the last step everyone has merged into one group
-    pos[-1] = rng.normal(scale=0.3, size=(n, 2))
-    res = cluster_steps(pos, max_clusters=5, seed=1)
-    assert res.n_clusters.tolist() == [3, 3, 3, 1]
-    assert np.isnan(res.ari[0])
-    np.testing.assert_allclose(res.ari[1:3], 1.0)
-    assert res.ari[3] == pytest.approx(0.0)
-    from sklearn.metrics import adjusted_rand_score
-    assert adjusted_rand_score(res.labels[0], groups) == 1.0
-    # reproducible
-    again = cluster_steps(pos, max_clusters=5, seed=1)
-    np.testing.assert_array_equal(again.labels, res.labels)
-    with pytest.raises(ValueError, match="max_clusters"):
-        cluster_steps(pos, max_clusters=0)

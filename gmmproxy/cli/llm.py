@@ -1,6 +1,6 @@
-"""``gmmproxy llm``: run the flower experiment with real LLM agents.
+"""``gmmproxy llm``: the group of LLM commands and its ``run`` command (the flower experiment with real LLM agents).
 
-The lead's ``gmmproxy/cli.py`` attaches further sub-commands (``import``, ``silos``) to
+``gmmproxy/cli/__init__.py`` attaches further sub-commands (``import``, ``silos``) to
 :data:`llm_group`; only ``run`` lives here.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _backend_from_options(o: dict, recorded: dict | None):
     rec = recorded or {}
     kind = o["backend"] or rec.get("kind") or "openai"
     if kind == "openai":
-        from .openai_backend import OpenAIBackend
+        from gmmproxy.llm.openai_backend import OpenAIBackend
 
         base_url = o["base_url"] or rec.get("base_url")
         model = o["model"] or rec.get("model")
@@ -40,14 +40,14 @@ def _backend_from_options(o: dict, recorded: dict | None):
             system_prompt=rec.get("system_prompt"), extra_body=rec.get("extra_body"),
         )
     if kind == "transformers":
-        from .transformers_backend import TransformersBackend
+        from gmmproxy.llm.transformers_backend import TransformersBackend
 
         path = o["model_path"] or rec.get("model_path")
         if not path:
             raise click.UsageError("--model-path is required with --backend transformers")
         return TransformersBackend(path, device=o["device"], batch_size=o["batch_size"])
     if kind == "replay":
-        from .replay_backend import ReplayBackend
+        from gmmproxy.llm.replay_backend import ReplayBackend
 
         source = o["replay"] or rec.get("source")
         if not source:
@@ -145,9 +145,9 @@ def run_command(**o):
     Every step is saved as soon as it completes; after a crash, a dead server or Ctrl-C,
     rerun with --resume to continue where the log stops.
     """
-    from .backend import BackendError
-    from .log import read_log
-    from .runner import load_memories, run_flowers
+    from gmmproxy.llm.backend import BackendError
+    from gmmproxy.llm.log import read_log
+    from gmmproxy.llm.runner import load_memories, run_flowers
 
     out = o["out"]
     recorded = None

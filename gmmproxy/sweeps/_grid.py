@@ -1,4 +1,4 @@
-"""Parameter sweeps: a grid of configurations x replicates -> one tidy table.
+"""Grid sweeps: every combination of parameter values x replicates -> one tidy table of rows.
 
 Every cell of the grid (one combination of parameter values) runs
 ``simulate_many`` with its own seed ``replicate_seed(seed, cell_index)``, so a
@@ -19,7 +19,7 @@ import numpy as np
 from gmmproxy import metrics
 from gmmproxy._seeding import as_seed_sequence, replicate_seed
 from gmmproxy.config import SimulationConfig
-from gmmproxy.simulate import simulate_many
+from gmmproxy._simulate import simulate_many
 
 __all__ = ["sweep", "ROW_FIELDS"]
 

@@ -1,7 +1,7 @@
-"""The ``gmmproxy`` command line.
+"""The ``gmmproxy`` command line: the top-level group, which loads one module per command group on demand.
 
-Sub-commands living in other packages are registered by import path and only
-imported when used, so ``gmmproxy --help`` stays fast and never imports torch.
+Sub-commands (one module per command group in this package, plus ``theory.cli``) are
+registered by import path and only imported when used, so ``gmmproxy --help`` stays fast and never imports torch.
 """
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import click
 
 # name -> "module:attribute" of a click command or group
 _LAZY_COMMANDS = {
-    "simulate": "gmmproxy.simulate_cli:simulate_command",
-    "sweep": "gmmproxy.simulate_cli:sweep_command",
+    "simulate": "gmmproxy.cli.simulate:simulate_command",
+    "sweep": "gmmproxy.cli.sweep:sweep_command",
     "theory": "theory.cli:theory_group",
-    "llm": "gmmproxy.llm.cli:llm_group",
-    "perspective": "gmmproxy.bridge.cli:perspective_command",
-    "calibrate": "gmmproxy.bridge.calibration.cli:calibrate_group",
+    "llm": "gmmproxy.cli.llm:llm_group",
+    "perspective": "gmmproxy.cli.bridge:perspective_command",
+    "calibrate": "gmmproxy.cli.calibrate:calibrate_group",
 }
 # extra commands attached to lazily loaded groups: group -> {name: "module:attr"}
 _LAZY_GROUP_EXTRAS = {
     "llm": {
-        "import": "gmmproxy.bridge.cli:import_command",
-        "silos": "gmmproxy.bridge.cli:silos_command",
+        "import": "gmmproxy.cli.bridge:import_command",
+        "silos": "gmmproxy.cli.bridge:silos_command",
     },
 }
 

@@ -5,9 +5,10 @@ from click.testing import CliRunner
 
 pytest.importorskip("httpx")
 
+from llm_fake_server import FakeServer, closed_port  # noqa: E402
+
 from gmmproxy.cli import main  # noqa: E402
 from gmmproxy.llm.log import read_log  # noqa: E402
-from llm_fake_server import FakeServer, closed_port  # noqa: E402
 
 COMMON = ["--model", "tiny", "--agents", "6", "--steps", "3", "--p-mirror", "0.25",
           "--neighbors", "2", "--seed", "9", "--embedder", "tfidf", "--retries", "2",
