@@ -24,6 +24,14 @@ def plot_pairs(result, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def _log_axis(axis):
+        # few plain-number ticks instead of crowded 3x10^-1 labels
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
     names = list(result.model.free)
     df = result.posterior
     w = df["weight"].to_numpy(float)
@@ -44,12 +52,14 @@ def plot_pairs(result, path):
                 ax.set_ylim(lo_a, hi_a)
                 if result.model.prior_scale(ya) == "log":
                     ax.set_yscale("log")
+                    _log_axis(ax.yaxis)
             else:
                 ax.axis("off")
                 continue
             ax.set_xlim(lo_b, hi_b)
             if log_b:
                 ax.set_xscale("log")
+                _log_axis(ax.xaxis)
             if a == m - 1:
                 ax.set_xlabel(xb)
             else:
@@ -58,7 +68,8 @@ def plot_pairs(result, path):
                 ax.set_ylabel(ya)
             elif a != b:
                 ax.set_yticklabels([])
-    fig.suptitle("Posterior (axes span the prior; point size ~ weight)", y=1.0)
+    fig.suptitle("Posterior (axes span the prior; point size ~ weight)")
+    fig.tight_layout()
     _savefig(fig, path)
     plt.close(fig)
 
