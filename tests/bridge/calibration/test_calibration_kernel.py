@@ -78,3 +78,24 @@ def test_bad_kernel_inputs_are_rejected():
         simulate_batch(Geometry(10), 5, p_mirror=0.2, n_neighbors=10, sigma=0.2, rag_size=1)
     with pytest.raises(ValueError, match=r"p_mirror must be in \[0.0, 1.0\]"):
         simulate_batch(Geometry(10), 5, p_mirror=1.2, n_neighbors=3, sigma=0.2, rag_size=1)
+
+
+def test_components_geometry_from_npz(tmp_path):
+    # perspective-space geometry: 2-d means, full covariances, given initial weights
+    rng = np.random.default_rng(0)
+    n, K = 8, 4
+    means = rng.normal(size=(K, 2)) * 3
+    A = rng.normal(size=(K, 2, 2)) * 0.3
+    cov = A @ np.swapaxes(A, 1, 2) + 0.05 * np.eye(2)
+    w0 = np.full((n, K), 0.01)
+    w0[np.arange(n), np.arange(n) % K] = 1 - 0.01 * (K - 1)
+    np.savez(tmp_path / "comps.npz", means=means, covariances=cov, initial_weights=w0)
+    g = Geometry.from_npz(tmp_path / "comps.npz")
+    assert (g.n_agents, g.n_components) == (n, K) and not g.default
+    silos = simulate_batch(g, 10, p_mirror=np.full(6, 0.3), n_neighbors=3, sigma=1.0, rag_size=2,
+                           answer_current=True, seed=1)
+    assert silos.shape == (6, 11, n) and silos.min() >= 0 and silos.max() < K
+    np.testing.assert_array_equal(silos[:, 0], np.broadcast_to(np.arange(n) % K, (6, n)))
+    np.savez(tmp_path / "bad.npz", means=means)
+    with pytest.raises(ValueError, match="lacks the arrays"):
+        Geometry.from_npz(tmp_path / "bad.npz")
