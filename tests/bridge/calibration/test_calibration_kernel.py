@@ -31,6 +31,12 @@ def test_answers_from_current_weights_copy_labels():
     for b in range(R):
         for t in range(1, T + 1):
             assert set(silos[b, t]) <= set(silos[b, t - 1])
+    assert n_silos(silos)[:, -1].mean() < n / 2
+    # the paper's pseudo-updated answer with r = 1: the partner's RAG is the querier's own point,
+    # so it echoes the querier back and nobody ever changes silo
+    echo = simulate_batch(Geometry(n), T, p_mirror=np.full(R, 0.4), n_neighbors=4, sigma=0.05, rag_size=1,
+                          answer_current=False, seed=3)
+    assert np.all(echo == echo[:, :1])
     frozen = simulate_batch(Geometry(n), T, p_mirror=1.0, n_neighbors=4, sigma=0.05, rag_size=1,
                             answer_current=np.ones(4, bool), seed=3)
     assert np.all(frozen == frozen[:, :1])
