@@ -66,24 +66,15 @@ def sub_seed(seed, j: int):
     return replicate_seed(seed, j)
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gmmproxy")
-    except Exception:
-        import gmmproxy
-
-        return str(getattr(gmmproxy, "__version__", "unknown"))
-
-
 def provenance(recipe: str, params: dict, seed, wall_time: float, **extra) -> dict:
     """The provenance dict saved with a recipe's figure."""
+    from gmmproxy._provenance import package_version
+
     out = {
         "recipe": f"experiments.{recipe}",
         "params": params,
         "seed": seed,
-        "gmmproxy_version": _version(),
+        "gmmproxy_version": package_version(),
         "wall_time_s": round(float(wall_time), 3),
     }
     out.update(extra)

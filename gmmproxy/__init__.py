@@ -20,6 +20,11 @@ from gmmproxy._seeding import replicate_seed
 from gmmproxy.config import SimulationConfig
 from gmmproxy._simulate import simulate, simulate_many
 from gmmproxy.trajectory import Ensemble, Trajectory
+from gmmproxy.sweeps import load_sweep, sweep
+from gmmproxy.sweeps._legacy import install as _install_legacy_sweep
+
+_install_legacy_sweep(sweep)  # gmmproxy.sweep.sweep(...) / `from gmmproxy.sweep import sweep`: deprecated
+del _install_legacy_sweep
 
 __all__ = [
     "Ensemble",
@@ -30,5 +35,7 @@ __all__ = [
     "replicate_seed",
     "simulate",
     "simulate_many",
+    "load_sweep",
+    "sweep",
     "topology",
 ]

@@ -20,17 +20,12 @@ import numpy as np
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
 from gmmproxy.config import SimulationConfig
 from gmmproxy.trajectory import Ensemble, Trajectory
+from gmmproxy._provenance import package_version as _version
 
 __all__ = ["simulate", "simulate_many", "RECORD_MODES"]
 
 RECORD_MODES = ("weights", "silos", "metrics")
 _ENGINES = ("numba", "reference")
-
-
-def _version() -> str:
-    from gmmproxy import __version__
-
-    return __version__
 
 
 def _check_common(cfg, steps, record, weights_dtype):

@@ -33,18 +33,10 @@ import numpy as np
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
 from gmmproxy._validation import check_int
 from gmmproxy.polarization import log_thresholds
+from gmmproxy._provenance import package_version as _package_version
 
 _RECORDABLE = ("weights", "rag", "events")
 _RAG_MODES = {"mixture": 1, "windows": 2}
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gmmproxy")
-    except Exception:  # not installed: running from a source tree
-        return "0.1.0+source"
 
 
 @dataclass(frozen=True, kw_only=True)

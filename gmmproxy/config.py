@@ -22,12 +22,8 @@ _UPDATES = ("synchronous", "sequential")
 _REPLACEMENTS = ("farthest", "fifo")
 
 
-def _int(name: str, value, lo: int, hi: int | None = None) -> int:
-    return check_int(name, value, lo, hi)
-
-
-def _float(name: str, value) -> float:
-    return check_float(name, value)
+# short local names of the shared checks keep the long validation block below readable
+_int, _float = check_int, check_float
 
 
 def _array(name: str, value, ndim_allowed: tuple[int, ...]) -> np.ndarray:

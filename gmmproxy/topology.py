@@ -18,7 +18,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["fully_connected", "intra_class", "adversarial_schedule", "switch_to_local", "constant_schedule"]
+__all__ = ["fully_connected", "intra_class", "adversarial_schedule", "switch_to_local", "constant_schedule",
+           "k_nearest"]
 
 
 def _n(n_agents) -> int:
@@ -117,3 +118,37 @@ def constant_schedule(graph, steps: int) -> np.ndarray:
     if g.ndim != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"graph must be a square (n, n) matrix; got shape {g.shape}")
     return np.repeat(g[None], _steps(steps), axis=0)
+
+
+def k_nearest(distances, n_neighbors: int) -> np.ndarray:
+    """The ``n_neighbors`` nearest others of every point, from a distance matrix.
+
+    The one k-nearest rule outside the kernels (the LLM runner's partner choice and the
+    iso-mirror's neighbourhood graph use it); the Numba kernels select the same set in
+    weight space without allocating (with their default tie rule) (:mod:`gmmproxy._kernels.neighbors`).
+
+    Parameters
+    ----------
+    distances : array_like, shape (n, n)
+        Non-negative, finite distances; the diagonal is ignored.
+    n_neighbors : int
+        ``1 <= n_neighbors <= n - 1``.
+
+    Returns
+    -------
+    ndarray of int, shape (n, n_neighbors)
+        Row ``i``: the points ``j != i`` nearest to ``i``, nearest first, ties broken by
+        the smaller index (so coincident points are each other's nearest, never ``i``
+        itself).
+    """
+    from gmmproxy._validation import check_int
+
+    D = np.array(distances, dtype=np.float64, copy=True)
+    if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 2:
+        raise ValueError(f"distances must be a square (n, n) matrix with n >= 2; got shape {D.shape}")
+    off = ~np.eye(D.shape[0], dtype=bool)
+    if not np.all(np.isfinite(D[off])) or np.any(D[off] < 0):
+        raise ValueError("distances must be finite and >= 0 off the diagonal")
+    k = check_int("n_neighbors", n_neighbors, 1, D.shape[0] - 1)
+    np.fill_diagonal(D, np.inf)
+    return np.argsort(D, axis=1, kind="stable")[:, :k]

@@ -117,6 +117,22 @@ class Trajectory:
             out["final_entropy_bits"] = float(metrics.entropy(self.silos)[-1])
         return out
 
+    # -- tidy views ---------------------------------------------------------
+    def to_dataframe(self, level: str | None = None):
+        """This run as a long pandas table (needs the ``tidy`` extra).
+
+        Parameters
+        ----------
+        level : {"agent", "step", "weight"}, optional
+            ``"agent"``: one row per (t, agent) with its ``silo`` (default when
+            silos were recorded); ``"step"``: one row per t with ``n_silos``
+            and ``n_switched`` (the default otherwise); ``"weight"``: one row
+            per (t, agent, component) with its ``weight``.
+        """
+        from gmmproxy._tidy import results_frame
+
+        return results_frame(self, level, batch=False)
+
     # -- persistence --------------------------------------------------------
     def provenance(self) -> dict:
         return {
@@ -220,6 +236,30 @@ class Ensemble:
             "time_to_single_silo_when_reached": dist(tts[reached]),
             "mean_switch_rate": dist(mean_sw),
         }
+
+    # -- tidy views ---------------------------------------------------------
+    def to_dataframe(self, level: str | None = None):
+        """The batch as a long pandas table with a ``replicate`` column (needs the ``tidy`` extra).
+
+        ``level`` as in :meth:`Trajectory.to_dataframe`: ``"agent"`` (replicate,
+        t, agent, silo), ``"step"`` (replicate, t, n_silos, n_switched) or
+        ``"weight"`` (replicate, t, agent, component, weight).
+        """
+        from gmmproxy._tidy import results_frame
+
+        return results_frame(self, level, batch=True)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dims replicate x t x agent (needs the ``xarray`` extra).
+
+        Variables ``n_silos``, ``n_switched`` (replicate, t), ``final_silos``
+        (replicate, agent), and when recorded ``silos`` (replicate, t, agent)
+        and ``weights`` (replicate, t, agent, component); the provenance as
+        JSON text in ``attrs["provenance"]``.
+        """
+        from gmmproxy._tidy import ensemble_xarray
+
+        return ensemble_xarray(self)
 
     def provenance(self) -> dict:
         return {

@@ -125,3 +125,25 @@ def test_switch_to_local_schedule_prefix_equals_unrestricted_run():
     rb = gmmproxy.simulate(base.replace(n_neighbors=topology.switch_to_local(n, 3, 6)), 6, seed=3,
                            engine="reference")
     np.testing.assert_array_equal(ra.weights[:4], rb.weights[:4])
+
+
+def test_k_nearest_against_brute_force_with_ties_and_coincident_points():
+    from scipy.spatial.distance import cdist
+
+    from gmmproxy.topology import k_nearest
+
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 3, size=(20, 2)).astype(float)  # many exact ties and coincident points
+    D = cdist(X, X)
+    got = k_nearest(D, 6)
+    for i in range(20):
+        ref = sorted((j for j in range(20) if j != i), key=lambda j: (D[i, j], j))[:6]
+        assert got[i].tolist() == ref
+    assert not np.any(got == np.arange(20)[:, None])
+    with pytest.raises(ValueError, match=r"n_neighbors must be in \[1, 19\]; got 20"):
+        k_nearest(D, 20)
+    with pytest.raises(ValueError, match="square"):
+        k_nearest(D[:3], 1)
+    D[0, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        k_nearest(D, 1)

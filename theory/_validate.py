@@ -5,6 +5,10 @@ import numbers
 
 import mpmath
 
+# one integer check for the whole project (same argument order and messages as gmmproxy's);
+# re-exported here because the theory modules import their checks from this module
+from gmmproxy._validation import check_int  # noqa: F401
+
 #: working precision (decimal digits) of every mpmath evaluation in ``theory``
 DPS = 60
 
@@ -39,28 +43,16 @@ def check_sigma(sigma):
     return s
 
 
-def check_int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be an integer >= {lo}; got {value!r}")
-    value = int(value)
-    if value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value}")
-    return value
-
-
 def check_agents(n_agents):
-    return check_int(n_agents, "n_agents", 3)
+    return check_int("n_agents", n_agents, 3)
 
 
 def check_level(level):
-    return check_int(level, "level", 1)
+    return check_int("level", level, 1)
 
 
 def check_rag_size(rag_size):
-    return check_int(rag_size, "rag_size", 1)
+    return check_int("rag_size", rag_size, 1)
 
 
 def check_horizon(horizon):

@@ -122,7 +122,7 @@ def parse_horizon(text, n_agents, rag_size=None):
     with mp.workdps(DPS):
         names = {"m": mpmath.mpf(m), "pi": +mpmath.pi, "e": +mpmath.e}
         if rag_size is not None:
-            names["r"] = mpmath.mpf(check_int(rag_size, "rag_size", 1))
+            names["r"] = mpmath.mpf(check_int("rag_size", rag_size, 1))
         if not isinstance(text, str):
             if isinstance(text, bool):
                 raise TypeError(f"horizon must be a string or a real number; got {text!r}")

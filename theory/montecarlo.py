@@ -77,8 +77,8 @@ def clopper_pearson_interval(successes, trials, confidence=0.95):
 
 
 def _check_counts(successes, trials):
-    n = check_int(trials, "trials", 1)
-    k = check_int(successes, "successes", 0)
+    n = check_int("trials", trials, 1)
+    k = check_int("successes", successes, 0)
     if k > n:
         raise ValueError(f"successes must be <= trials ({n}); got {k}")
     return k, n
@@ -154,7 +154,7 @@ def worst_case_start(n_agents, sigma, level, n_plus=None):
     m = check_agents(n_agents)
     check_sigma(sigma)
     lv = check_level(level)
-    n_plus = m // 2 if n_plus is None else check_int(n_plus, "n_plus", 0)
+    n_plus = m // 2 if n_plus is None else check_int("n_plus", n_plus, 0)
     if n_plus > m:
         raise ValueError(f"n_plus must be in [0, {m}]; got {n_plus}")
     ld = float(log_thresholds(float(sigma), lv))
@@ -218,8 +218,8 @@ def theorem2_montecarlo(n_agents, rag_size, n_neighbors, sigma, level, steps, re
     r = check_rag_size(rag_size)
     s = float(check_sigma(sigma))
     lv = check_level(level)
-    steps = check_int(steps, "steps", 0)
-    replicates = check_int(replicates, "replicates", 1)
+    steps = check_int("steps", steps, 0)
+    replicates = check_int("replicates", replicates, 1)
     check_choice(rag_start, "rag_start", ("windows", "means"))
     check_choice(interval, "interval", INTERVALS)
     conf = _check_confidence(confidence)
@@ -307,8 +307,8 @@ def reach_montecarlo(n_agents, rag_size, sigma, steps, replicates, seed, level=1
     r = check_rag_size(rag_size)
     s = float(check_sigma(sigma))
     lv = check_level(level)
-    steps = check_int(steps, "steps", 0)
-    replicates = check_int(replicates, "replicates", 1)
+    steps = check_int("steps", steps, 0)
+    replicates = check_int("replicates", replicates, 1)
     conf = _check_confidence(confidence)
     cfg = ChainConfig(n_agents=m, sigma=s, rag_size=r, n_neighbors=n_neighbors, eps=0.0)
     ss = as_seed_sequence(seed)

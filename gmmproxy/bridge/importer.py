@@ -6,6 +6,13 @@ two CSV files per run: ``output{P}_{K}_{V}.csv`` (steps 0-39) and
 nearest neighbours and ``V`` the replicate. Each file has a header row ``,0,1,...,n-1``
 (agent ids) and one row per step whose first field is the step within the file and whose
 other cells are the Python repr of a one-element list holding the answer text.
+
+The CSVs carry no partner or mirror columns, but the mirror decisions can be recovered:
+the authors' script seeded NumPy's legacy generator with 2024 at the start of each file
+and drew ``binomial(1, p, n)`` once per step (1 = mirror). Draw ``j`` of a file is the
+decision of the update after the file's step ``j`` (answer at ``t`` -> memory -> answer
+at ``t + 1``). :func:`recover_published_mirrors` rebuilds these flags and keeps them only
+where the data confirm them (a mirrored update never changes an agent's flower).
 """
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ import datetime as _dt
 import os
 import re
 
+import numpy as np
+
+from gmmproxy._validation import check_float, check_int
 from gmmproxy.bridge.flowers import extract_flower
 from gmmproxy.llm.log import LogWriter
 
@@ -25,7 +35,13 @@ __all__ = [
     "read_published_csv",
     "import_published_run",
     "import_published",
+    "PUBLISHED_MIRROR_SEED",
+    "published_mirror_draws",
+    "recover_published_mirrors",
 ]
+
+#: Seed the authors' script gave ``np.random.seed`` at the start of each CSV file.
+PUBLISHED_MIRROR_SEED = 2024
 
 #: File-name pattern of the published CSVs: groups P, K, V and the optional "_2nd".
 PUBLISHED_NAME = re.compile(r"^output(\d+)_(\d+)_(\d+)(_2nd)?\.csv$")
@@ -150,12 +166,158 @@ def read_published_csv(path) -> list[list[str]]:
     return steps
 
 
+def published_mirror_draws(p_mirror: float, n_agents: int, n_draws: int,
+                           seed: int = PUBLISHED_MIRROR_SEED) -> np.ndarray:
+    """The mirror draws of one published CSV file, as the authors' script made them.
+
+    Parameters
+    ----------
+    p_mirror : float
+        Mirroring probability, in [0, 1].
+    n_agents : int
+        Number of agents (>= 1); one draw per agent per step.
+    n_draws : int
+        Number of steps drawn (>= 0).
+    seed : int
+        Seed of NumPy's legacy generator (the script used 2024).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_draws, n_agents)
+        Row ``j`` is ``binomial(1, p_mirror, n_agents)`` drawn ``j``-th after
+        ``np.random.seed(seed)``; 1 means the agent mirrors.
+    """
+    p_mirror = check_float("p_mirror", p_mirror, 0.0, 1.0)
+    n_agents = check_int("n_agents", n_agents, 1)
+    n_draws = check_int("n_draws", n_draws, 0)
+    # the legacy RandomState stream is frozen by NumPy's compatibility policy, so these
+    # are the script's numbers on any NumPy version
+    rs = np.random.RandomState(seed)
+    out = np.empty((n_draws, n_agents), dtype=np.int64)
+    for j in range(n_draws):
+        out[j] = rs.binomial(1, p_mirror, n_agents)
+    return out
+
+
+def _count_violations(flags, changed, checkable):
+    return int(np.count_nonzero(flags & changed & checkable))
+
+
+def recover_published_mirrors(labels, p_mirror: float, file_steps, *,
+                              seed: int = PUBLISHED_MIRROR_SEED, alpha: float = 0.01):
+    """Recover the mirror flags of a published run and check them against its labels.
+
+    Parameters
+    ----------
+    labels : array_like of object, shape (T, n)
+        The label (flower) of every answer; ``None`` where extraction failed.
+    p_mirror : float
+        The run's mirroring probability.
+    file_steps : sequence of int
+        Number of steps in each source file, in order (``(40, 40)`` for the published
+        runs); they must add up to ``T``. The generator is reseeded at each file.
+    seed : int
+        Seed of the legacy generator (2024 in the authors' script).
+    alpha : float in (0, 1)
+        The flags are accepted only if flags unrelated to the data would pass the check
+        with probability at most ``alpha`` (see Notes).
+
+    Returns
+    -------
+    flags : ndarray of object, shape (T, n)
+        ``True`` / ``False`` (mirrored at the update after step ``t``) where recovered,
+        ``None`` where unknown: everywhere if the check fails or is inconclusive, and
+        always at the last step (no later step shows its update).
+    report : dict
+        JSON-serialisable account of what was recovered and how it was verified
+        (``status`` is ``"recovered"``, ``"failed"`` or ``"inconclusive"``).
+
+    Notes
+    -----
+    The check: a mirrored update keeps the agent's memory, so its next answer names the
+    same flower. Every transition ``t -> t + 1`` with both labels known is checked; a
+    single flagged transition that changes flower fails the run. Passing is evidence only
+    if the run changes flower often enough: were the flags independent Bernoulli(p)
+    draws unrelated to the data, all ``m`` observed changes would avoid the flagged
+    transitions with probability ``(1 - p) ** m`` (``chance_probability``); the flags
+    are kept only if it is at most ``alpha``. ``violations_if_shifted`` gives the
+    violations with the draws misaligned by one step either way, which shows the check
+    has teeth on this run.
+    """
+    labels = np.asarray(labels, dtype=object)
+    if labels.ndim != 2 or labels.shape[0] < 1 or labels.shape[1] < 1:
+        raise ValueError(f"labels must have shape (T, n) with T, n >= 1; got {labels.shape}")
+    T, n = labels.shape
+    p_mirror = check_float("p_mirror", p_mirror, 0.0, 1.0)
+    alpha = check_float("alpha", alpha, 0.0, 1.0)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+    file_steps = [check_int("file_steps entries", x, 1) for x in file_steps]
+    if sum(file_steps) != T:
+        raise ValueError(f"file_steps must add up to the number of steps T={T}; "
+                         f"got {file_steps} (sum {sum(file_steps)})")
+    # draw j of file f -> flag of the update after global step start_f + j; one spare
+    # draw per file gives the shifted (wrong) alignment for the power check
+    per_file = [published_mirror_draws(p_mirror, n, L + 1, seed) for L in file_steps]
+    aligned = np.concatenate([d[:L] for d, L in zip(per_file, file_steps)]).astype(bool)
+    later = np.concatenate([d[1:L + 1] for d, L in zip(per_file, file_steps)]).astype(bool)
+    earlier = np.concatenate([np.vstack([np.zeros((1, n), np.int64), d[:L - 1]])
+                              for d, L in zip(per_file, file_steps)]).astype(bool)
+    have = np.array([[lab is not None for lab in row] for row in labels], dtype=bool)
+    checkable = have[:-1] & have[1:]
+    changed = np.zeros((T - 1, n), dtype=bool)
+    for t in range(T - 1):
+        for i in range(n):
+            changed[t, i] = checkable[t, i] and labels[t + 1, i] != labels[t, i]
+    flags = aligned[:-1]  # the last step's update is not in the data
+    violations = _count_violations(flags, changed, checkable)
+    n_changes = int(changed.sum())
+    chance = float((1.0 - p_mirror) ** n_changes)
+    if violations:
+        status = "failed"
+    elif chance > alpha:
+        status = "inconclusive"
+    else:
+        status = "recovered"
+    out = np.full((T, n), None, dtype=object)
+    if status == "recovered":
+        out[:-1] = flags
+    starts = np.cumsum([0] + file_steps[:-1]).tolist()
+    report = {
+        "status": status,
+        "method": ("numpy.random.seed(seed) at the start of each source file, then "
+                   "binomial(1, p_mirror, n_agents) once per step, 1 = mirror; draw j of a "
+                   "file is the update after the file's step j (answer t -> memory -> "
+                   "answer t + 1)"),
+        "seed": int(seed),
+        "file_steps": file_steps,
+        "file_start_steps": starts,
+        "flags_known_for_steps": [0, T - 2] if status == "recovered" else None,
+        "last_step": "unknown: no later step shows its update",
+        "check": "a mirrored update never changes the agent's flower",
+        "checked_transitions": int(checkable.sum()),
+        "mirror_transitions": int((flags & checkable).sum()),
+        "flower_changes": n_changes,
+        "violations": violations,
+        "chance_probability": chance,
+        "alpha": alpha,
+        "violations_if_shifted": {
+            "+1": _count_violations(later[:-1], changed, checkable),
+            "-1": _count_violations(earlier[:-1], changed, checkable),
+        },
+    }
+    return out, report
+
+
 def import_published_run(first, second, out_path, *, extractor=extract_flower,
-                         overwrite: bool = False) -> str:
+                         overwrite: bool = False, recover_mirrors: bool = True) -> str:
     """Convert one published run (both halves) into a log at ``out_path``.
 
-    The published data record no partners or mirroring decisions: every record gets
-    ``partner = None`` and ``mirrored = None``.
+    The published data record no partners: every record gets ``partner = None``. With
+    ``recover_mirrors`` the mirror flags are rebuilt from the authors' seeded draws and
+    kept where the labels confirm them (:func:`recover_published_mirrors`; the run
+    record's ``mirror_recovery`` says what was recovered and how it was checked);
+    otherwise, and wherever they are not recovered, ``mirrored = None``.
 
     Returns
     -------
@@ -168,7 +330,8 @@ def import_published_run(first, second, out_path, *, extractor=extract_flower,
     P, K, V, _ = parsed
     if parse_published_name(second) != (P, K, V, True):
         raise ValueError(f"second must be output{P}_{K}_{V}_2nd.csv; got {second!r}")
-    steps = read_published_csv(first) + read_published_csv(second)
+    first_steps, second_steps = read_published_csv(first), read_published_csv(second)
+    steps = first_steps + second_steps
     n = len(steps[0])
     if any(len(s) != n for s in steps):
         raise ValueError(f"the two halves of run P={P}, K={K}, V={V} have different agent counts")
@@ -183,11 +346,18 @@ def import_published_run(first, second, out_path, *, extractor=extract_flower,
         imported_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         label_extractor=getattr(extractor, "__qualname__", repr(extractor)),
     )
+    labels = [[extractor(txt) for txt in texts] for texts in steps]
+    flags = np.full((len(steps), n), None, dtype=object)
+    if recover_mirrors:
+        flags, meta["mirror_recovery"] = recover_published_mirrors(
+            labels, P / 10, (len(first_steps), len(second_steps)))
+    else:
+        meta["mirror_recovery"] = {"status": "not attempted"}
     # a conversion is rerun after a crash, so one fsync at close is enough
     with LogWriter(out_path, meta=meta, overwrite=overwrite, sync=False) as w:
         for t, texts in enumerate(steps):
             records = [
-                dict(agent=a, partner=None, mirrored=None, text=txt, label=extractor(txt))
+                dict(agent=a, partner=None, mirrored=flags[t, a], text=txt, label=labels[t][a])
                 for a, txt in enumerate(texts)
             ]
             w.append_step(t, records)
@@ -195,7 +365,7 @@ def import_published_run(first, second, out_path, *, extractor=extract_flower,
 
 
 def import_published(paths, out_dir, *, extractor=extract_flower,
-                     overwrite: bool = False) -> list[str]:
+                     overwrite: bool = False, recover_mirrors: bool = True) -> list[str]:
     """Convert every published run found in ``paths`` into ``out_dir``.
 
     Parameters
@@ -209,6 +379,8 @@ def import_published(paths, out_dir, *, extractor=extract_flower,
         Label extractor (default :func:`~gmmproxy.bridge.flowers.extract_flower`).
     overwrite : bool
         Replace existing logs.
+    recover_mirrors : bool
+        Rebuild and check the mirror flags (see :func:`import_published_run`).
 
     Returns
     -------
@@ -233,5 +405,6 @@ def import_published(paths, out_dir, *, extractor=extract_flower,
     for key, (first, second) in runs.items():
         out = outs[key]
         written.append(import_published_run(first, second, out, extractor=extractor,
-                                            overwrite=overwrite))
+                                            overwrite=overwrite,
+                                            recover_mirrors=recover_mirrors))
     return written

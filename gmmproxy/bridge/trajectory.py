@@ -50,9 +50,17 @@ class LLMTrajectory:
     partners : ndarray of int64, shape (T, n)
         ``-1`` where unknown or mirrored.
     mirrored : ndarray of bool, shape (T, n)
+        ``mirrored[t, i]``: agent ``i`` mirrored at the update after step ``t`` (so its
+        answer at ``t + 1`` came from its own answer at ``t``). ``False`` where unknown.
     interactions_known : bool
         Whether ``partners`` / ``mirrored`` were recorded (False for imported
         published runs).
+    mirrors_known : bool
+        Whether ``mirrored`` is known for every transition ``t -> t + 1`` even if
+        partners are not (True for live runs and for imported published runs whose
+        mirror flags were recovered, see ``meta["mirror_recovery"]``).
+    mirrored_known : ndarray of bool, shape (T, n), or None
+        Where ``mirrored`` is data rather than a placeholder.
     """
 
     silos: np.ndarray
@@ -63,6 +71,8 @@ class LLMTrajectory:
     partners: np.ndarray = field(repr=False)
     mirrored: np.ndarray = field(repr=False)
     interactions_known: bool = False
+    mirrors_known: bool = False
+    mirrored_known: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_steps(self) -> int:
@@ -177,6 +187,8 @@ def from_log(path_or_runlog, extractor=extract_flower, *, label_names=None) -> L
         partners=log.partners,
         mirrored=log.mirrored,
         interactions_known=log.interactions_known,
+        mirrors_known=log.mirrors_known,
+        mirrored_known=log.mirrored_known,
     )
 
 

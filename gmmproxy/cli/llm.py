@@ -147,7 +147,7 @@ def run_command(**o):
     """
     from gmmproxy.llm.backend import BackendError
     from gmmproxy.llm.log import read_log
-    from gmmproxy.llm.runner import load_memories, run_flowers
+    from gmmproxy.llm.runner import FlowerParameters, load_memories, run_flowers
 
     out = o["out"]
     recorded = None
@@ -162,13 +162,14 @@ def run_command(**o):
     backend = _backend_from_options(o, recorded)
     progress = _Progress(o["progress"])
     try:
-        log = run_flowers(
-            out, backend,
+        parameters = FlowerParameters(
             memories=memories, n_agents=o["n_agents"], n_steps=o["n_steps"],
             p_mirror=o["p_mirror"], n_neighbors=o["n_neighbors"], seed=o["seed"],
             embedder=o["embedder"], template=o["template"], temperature=o["temperature"],
-            max_tokens=o["max_tokens"], resume=o["resume"], overwrite=o["overwrite"],
-            store_embeddings=not o["no_embeddings"],
+            max_tokens=o["max_tokens"], store_embeddings=not o["no_embeddings"],
+        )
+        log = run_flowers(
+            out, backend, parameters, resume=o["resume"], overwrite=o["overwrite"],
             on_start=progress.start, on_request=progress.request, on_step=progress.step,
         )
     except BackendError as exc:

@@ -4,7 +4,7 @@ Importing this package is cheap: httpx, torch and transformers are only imported
 a backend that needs them is created. The backends and the runner are reachable as
 attributes (loaded on first use)::
 
-    from gmmproxy.llm import OpenAIBackend, run_flowers
+    from gmmproxy.llm import FlowerParameters, OpenAIBackend, run_flowers
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ _LAZY = {
     "TransformersBackend": ".transformers_backend",
     "ReplayBackend": ".replay_backend",
     "run_flowers": ".runner",
+    "FlowerParameters": ".runner",
     "load_memories": ".runner",
     "DEFAULT_TEMPLATE": ".runner",
 }

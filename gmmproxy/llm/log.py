@@ -1,4 +1,7 @@
-"""The JSON Lines log of an interacting-LLM-agents run: writer (with resume) and reader.
+"""The JSON Lines log of an interacting-LLM-agents run: its layout and the reader (:func:`read_log`, :class:`RunLog`).
+
+The writer (:class:`LogWriter`, in ``_log_writer``) and the format helpers (``_log_format``)
+are importable from here too.
 
 Layout (full description in ``docs/log-format.md``):
 
@@ -17,171 +20,20 @@ line, which is what a crash in the middle of :meth:`LogWriter.append_step` leave
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import numbers
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+# the format and the writer live in their own modules; every name stays importable here
+from ._log_format import _EMB_DTYPE, REQUIRED_RECORD_KEYS, _scan, sidecar_path
+from ._log_writer import LogWriter
+
+# the old private name, still imported by gmmproxy.bridge.importer (mirror recovery)
+from gmmproxy._provenance import package_version as _package_version  # noqa: E402,F401
+
 __all__ = ["LogWriter", "RunLog", "read_log", "sidecar_path", "REQUIRED_RECORD_KEYS"]
 
-#: keys every response record passed to :meth:`LogWriter.append_step` must have
-REQUIRED_RECORD_KEYS = ("agent", "partner", "mirrored", "text", "label")
-# keys the writer sets itself; a caller may not supply them
-_RESERVED_RECORD_KEYS = ("type", "t")
-_RESERVED_META_KEYS = ("type",)
-_EMB_DTYPE = np.dtype("<f4")
-_EMB_SUFFIX = ".emb.f32"
-
-
-def sidecar_path(path) -> str:
-    """Path of the embedding sidecar of the log at ``path`` (``<path>.emb.f32``)."""
-    return os.fspath(path) + _EMB_SUFFIX
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gmmproxy")
-    except Exception:  # not pip-installed (running from a checkout)
-        try:
-            import gmmproxy
-
-            return str(getattr(gmmproxy, "__version__", "unknown"))
-        except Exception:
-            return "unknown"
-
-
-def _json_default(obj):
-    # numpy scalars / arrays in extra keys (e.g. a memory vector) become plain JSON
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
-
-
-def _dumps(obj) -> str:
-    # allow_nan=False: a NaN in a log is a bug upstream, never something to write silently
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, default=_json_default)
-
-
-def _n_agents_of(meta: dict, where: str) -> int:
-    n = meta.get("n_agents", meta.get("n"))
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) < 1:
-        raise ValueError(
-            f"{where} must contain 'n_agents' (an int >= 1; 'n' is accepted as an alias); "
-            f"got n_agents={n!r}"
-        )
-    return int(n)
-
-
-def _embedding_dim_of(meta: dict, where: str):
-    d = meta.get("embedding_dim")
-    if d is None:
-        return None
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or int(d) < 1:
-        raise ValueError(f"{where} 'embedding_dim' must be None or an int >= 1; got {d!r}")
-    return int(d)
-
-
-# ---------------------------------------------------------------------------------------
-# scanning (shared by the reader and resume)
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Scan:
-    meta: dict
-    n_agents: int
-    embedding_dim: int | None
-    records: list  # response records of the complete steps, in file order
-    n_steps: int  # number of complete steps
-    end_offset: int  # byte offset just after the last complete step (or the run record)
-
-
-def _scan(path: str) -> _Scan:
-    """Parse a log, keeping only the run record and the complete steps."""
-    if not os.path.exists(path):
-        raise ValueError(f"path must be an existing log file; got {path!r} (not found)")
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    # (record, byte offset after its line) for every well-formed line
-    parsed = []
-    pos = 0
-    lines = raw.split(b"\n")
-    for i, line in enumerate(lines):
-        is_last = i == len(lines) - 1
-        end = pos + len(line) + (0 if is_last else 1)
-        if is_last:
-            # bytes after the last newline: either nothing or a torn line from a crash
-            break
-        try:
-            rec = json.loads(line.decode("utf-8"))
-            if not isinstance(rec, dict):
-                raise ValueError("not a JSON object")
-        except (ValueError, UnicodeDecodeError) as exc:
-            if i == len(lines) - 2 and not lines[-1]:
-                # the last newline-terminated line is corrupt: a torn write followed by
-                # nothing else can only come from a crash, so treat it as torn
-                break
-            raise ValueError(
-                f"log {path!r} is corrupt: line {i + 1} is not a JSON object ({exc})"
-            ) from None
-        parsed.append((rec, end))
-        pos = end
-    if not parsed or parsed[0][0].get("type") != "run":
-        raise ValueError(f"log {path!r} must start with a run record ({{\"type\": \"run\"}})")
-    meta = parsed[0][0]
-    n = _n_agents_of(meta, f"the run record of {path!r}")
-    d = _embedding_dim_of(meta, f"the run record of {path!r}:")
-
-    # steps must come in order 0, 1, 2, ... with agents 0..n-1 each exactly once
-    records = []
-    n_steps = 0
-    end_offset = parsed[0][1]
-    step_recs = []
-    for rec, end in parsed[1:]:
-        if rec.get("type") != "response":
-            raise ValueError(f"log {path!r} is corrupt: unexpected record type {rec.get('type')!r}")
-        t = rec.get("t")
-        if t != n_steps:
-            raise ValueError(
-                f"log {path!r} is corrupt: record of step t={t!r} where step {n_steps} was expected"
-            )
-        step_recs.append(rec)
-        if len(step_recs) == n:
-            agents = sorted(r.get("agent") for r in step_recs)
-            if agents != list(range(n)):
-                raise ValueError(
-                    f"log {path!r} is corrupt: step {n_steps} has agents {agents}, "
-                    f"expected 0..{n - 1}"
-                )
-            records.extend(step_recs)
-            step_recs = []
-            n_steps += 1
-            end_offset = end
-    # step_recs now holds a trailing incomplete step (dropped)
-
-    if d is not None:
-        # a step is complete only with its embeddings
-        sp = sidecar_path(path)
-        size = os.path.getsize(sp) if os.path.exists(sp) else 0
-        emb_steps = size // (n * d * _EMB_DTYPE.itemsize)
-        if emb_steps < n_steps:
-            n_steps = emb_steps
-            records = records[: n_steps * n]
-            # byte offset after the last kept step: re-walk the parsed list
-            end_offset = parsed[n_steps * n][1]
-    return _Scan(meta, n, d, records, n_steps, end_offset)
-
-
-# ---------------------------------------------------------------------------------------
-# reader
-# ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -203,11 +55,19 @@ class RunLog:
     mirrored : ndarray of bool, shape (n_steps, n_agents)
         ``False`` where the log stores ``null``.
     interactions_known : bool
-        ``True`` when every record states whether it mirrored (``mirrored`` not ``null``),
-        i.e. ``partners`` / ``mirrored`` are data and not placeholders.
+        ``True`` when every record states whether it mirrored (``mirrored`` not ``null``)
+        and every record that did not mirror names its partner, i.e. ``partners`` /
+        ``mirrored`` are data and not placeholders.
     records : list of dict
         All response records of the complete steps, ordered by (t, agent).
     embeddings : ndarray of float32, shape (n_steps, n_agents, D), or None
+    mirrored_known : ndarray of bool, shape (n_steps, n_agents)
+        ``True`` where the log states ``mirrored`` (not ``null``).
+    mirrors_known : bool
+        ``True`` when ``mirrored`` is stated for every record of every step but possibly
+        the last (whose update no later step shows), so the mirror flags of all observed
+        transitions ``t -> t + 1`` are data even where partners are unknown (imported
+        published runs with recovered mirroring).
     """
 
     path: str
@@ -221,6 +81,18 @@ class RunLog:
     interactions_known: bool
     records: list = field(repr=False)
     embeddings: np.ndarray | None = field(default=None, repr=False)
+    mirrored_known: np.ndarray | None = field(default=None, repr=False)
+    mirrors_known: bool = False
+
+    def to_dataframe(self):
+        """One row per response: t, agent, partner, mirrored, label, text (needs the ``tidy`` extra).
+
+        ``partner`` is ``<NA>`` where the log names none (a mirroring agent);
+        ``mirrored`` is ``<NA>`` where the log stores ``null``.
+        """
+        from gmmproxy._tidy import runlog_frame
+
+        return runlog_frame(self)
 
 
 def read_log(path) -> RunLog:
@@ -250,6 +122,7 @@ def read_log(path) -> RunLog:
     labels = np.empty((T, n), dtype=object)
     partners = np.full((T, n), -1, dtype=np.int64)
     mirrored = np.zeros((T, n), dtype=bool)
+    mirrored_known = np.zeros((T, n), dtype=bool)
     known = True
     for r in recs:
         t, a = r["t"], r["agent"]
@@ -261,6 +134,9 @@ def read_log(path) -> RunLog:
             known = False
         else:
             mirrored[t, a] = bool(r["mirrored"])
+            mirrored_known[t, a] = True
+            if not r["mirrored"] and r.get("partner") is None:
+                known = False  # a copy without its partner: the flag alone is known
     emb = None
     if scan.embedding_dim is not None:
         d = scan.embedding_dim
@@ -279,323 +155,7 @@ def read_log(path) -> RunLog:
         interactions_known=bool(known and T > 0),
         records=recs,
         embeddings=emb,
+        mirrored_known=mirrored_known,
+        mirrors_known=bool(T > 0 and (mirrored_known.all()
+                                       or (T > 1 and mirrored_known[:-1].all()))),
     )
-
-
-# ---------------------------------------------------------------------------------------
-# writer
-# ---------------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: str) -> None:
-    # make a newly created / replaced file's directory entry durable (POSIX only)
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class LogWriter:
-    """Append-only writer of a run log, one complete step at a time.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The log file (``.jsonl`` by convention).
-    meta : dict, optional
-        Run metadata for a new log (backend, model, prompt template, ``n_agents``,
-        ``p_mirror``, ``n_neighbors``, ``n_steps``, ``seed``, ``embedder``, ...). Must
-        contain ``n_agents`` (``n`` is accepted as an alias). ``embedding_dim`` may be
-        given up front; otherwise it is set from the first ``append_step`` with
-        embeddings (only possible at step 0). The writer adds ``type``,
-        ``package_version`` and ``start_time`` (UTC, ISO 8601) unless present.
-        Must be JSON-serialisable. Ignored (must be None) when ``resume=True``.
-    resume : bool
-        Reopen an existing log: a trailing incomplete step (and a torn last line) is
-        truncated, and the sidecar is cut to whole complete steps.
-    overwrite : bool
-        Allow replacing an existing non-empty file when starting a new log.
-    sync : bool
-        fsync after every step (default). ``False`` only flushes per step and fsyncs on
-        :meth:`close` -- for batch conversions that are simply rerun after a crash.
-
-    Attributes
-    ----------
-    meta : dict
-        The run record.
-    completed_steps : int
-        Number of complete steps in the log; the next ``append_step`` must use it as ``t``.
-    last_state : list of dict or None
-        The ``n_agents`` records of the last complete step, ordered by agent.
-    """
-
-    def __init__(self, path, meta: dict | None = None, *, resume: bool = False,
-                 overwrite: bool = False, sync: bool = True):
-        self.path = os.fspath(path)
-        self._fh = None
-        self._sync_each_step = bool(sync)
-        if resume:
-            if meta is not None:
-                raise ValueError("meta must be None when resume=True (the run record is read "
-                                 f"from the log); got {type(meta).__name__}")
-            self._open_resume()
-        else:
-            if not isinstance(meta, dict):
-                raise TypeError(f"meta must be a dict for a new log; got {type(meta).__name__}")
-            parent = os.path.dirname(os.path.abspath(self.path))
-            if not os.path.isdir(parent):
-                raise ValueError(f"path must be in an existing directory; got {self.path!r} "
-                                 f"({parent!r} does not exist)")
-            if os.path.exists(self.path) and os.path.getsize(self.path) > 0 and not overwrite:
-                raise ValueError(
-                    f"path {self.path!r} already exists and is not empty; pass overwrite=True "
-                    "to replace it or resume=True to continue it"
-                )
-            self._open_new(meta)
-
-    # -- opening ---------------------------------------------------------------------
-
-    def _open_new(self, meta: dict) -> None:
-        # a run record read back from another log may be passed as meta: its
-        # "type": "run" is accepted, any other "type" is refused
-        if meta.get("type", "run") != "run":
-            raise ValueError(f"meta 'type' is reserved (the writer sets 'run'); got {meta['type']!r}")
-        meta = {k: v for k, v in meta.items() if k not in _RESERVED_META_KEYS}
-        n = _n_agents_of(meta, "meta")
-        d = _embedding_dim_of(meta, "meta")
-        run = {"type": "run"}
-        run.update(meta)
-        run["n_agents"] = n
-        run.setdefault("package_version", _package_version())
-        run.setdefault(
-            "start_time",
-            _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        )
-        try:
-            line = _dumps(run) + "\n"
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"meta must be JSON-serialisable without NaN/inf; {exc}") from None
-        sp = sidecar_path(self.path)
-        if os.path.exists(sp):
-            os.remove(sp)  # a stale sidecar of an overwritten log would corrupt the new one
-        self._fh = open(self.path, "w", encoding="utf-8", newline="\n")
-        self._fh.write(line)
-        self._sync(force=True)
-        _fsync_dir(self.path)
-        self.meta = run
-        self._n = n
-        self._d = d
-        self.completed_steps = 0
-        self.last_state = None
-
-    def _open_resume(self) -> None:
-        scan = _scan(self.path)
-        self.meta = scan.meta
-        self._n = scan.n_agents
-        self._d = scan.embedding_dim
-        self.completed_steps = scan.n_steps
-        # truncate the incomplete tail so appends continue a clean file
-        with open(self.path, "r+b") as fh:
-            fh.truncate(scan.end_offset)
-            fh.flush()
-            os.fsync(fh.fileno())
-        sp = sidecar_path(self.path)
-        if self._d is not None:
-            keep = scan.n_steps * self._n * self._d * _EMB_DTYPE.itemsize
-            if os.path.exists(sp):
-                with open(sp, "r+b") as fh:
-                    fh.truncate(keep)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        if scan.n_steps:
-            last = scan.records[-self._n:]
-            self.last_state = sorted(last, key=lambda r: r["agent"])
-        else:
-            self.last_state = None
-        self._fh = open(self.path, "a", encoding="utf-8", newline="\n")
-
-    # -- writing ---------------------------------------------------------------------
-
-    def _sync(self, force: bool = False) -> None:
-        self._fh.flush()
-        if force or self._sync_each_step:
-            os.fsync(self._fh.fileno())
-
-    def _check_records(self, records) -> list:
-        n = self._n
-        if not isinstance(records, (list, tuple)):
-            raise TypeError(f"records must be a list of {n} dicts; got {type(records).__name__}")
-        if len(records) != n:
-            raise ValueError(f"records must hold n_agents={n} dicts; got {len(records)}")
-        out = []
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise TypeError(f"records[{i}] must be a dict; got {type(rec).__name__}")
-            missing = [k for k in REQUIRED_RECORD_KEYS if k not in rec]
-            if missing:
-                raise ValueError(f"records[{i}] is missing the keys {missing}; "
-                                 f"required: {list(REQUIRED_RECORD_KEYS)}")
-            bad = [k for k in _RESERVED_RECORD_KEYS if k in rec]
-            if bad:
-                raise ValueError(f"records[{i}] may not contain the reserved keys {bad} "
-                                 "(the writer sets them)")
-            agent = rec["agent"]
-            if isinstance(agent, (bool, np.bool_)) or not isinstance(agent, numbers.Integral) \
-                    or not 0 <= int(agent) < n:
-                raise ValueError(f"records[{i}]['agent'] must be an int in [0, {n - 1}]; "
-                                 f"got {agent!r}")
-            partner = rec["partner"]
-            if partner is not None and (
-                isinstance(partner, (bool, np.bool_))
-                or not isinstance(partner, numbers.Integral)
-                or not 0 <= int(partner) < n
-            ):
-                raise ValueError(f"records[{i}]['partner'] must be None or an int in "
-                                 f"[0, {n - 1}]; got {partner!r}")
-            mirrored = rec["mirrored"]
-            if mirrored is not None and not isinstance(mirrored, (bool, np.bool_)):
-                raise TypeError(f"records[{i}]['mirrored'] must be a bool or None; "
-                                f"got {mirrored!r}")
-            if not isinstance(rec["text"], str):
-                raise TypeError(f"records[{i}]['text'] must be a str; got "
-                                f"{type(rec['text']).__name__}")
-            label = rec["label"]
-            if label is not None and not isinstance(label, str):
-                raise TypeError(f"records[{i}]['label'] must be a str or None; got {label!r}")
-            clean = {
-                "agent": int(agent),
-                "partner": None if partner is None else int(partner),
-                "mirrored": None if mirrored is None else bool(mirrored),
-                "text": rec["text"],
-                "label": label,
-            }
-            for k, v in rec.items():
-                if k not in clean:
-                    clean[k] = v
-            out.append(clean)
-        agents = sorted(r["agent"] for r in out)
-        if agents != list(range(n)):
-            raise ValueError(f"records must cover every agent 0..{n - 1} exactly once; "
-                             f"got agents {agents}")
-        return sorted(out, key=lambda r: r["agent"])
-
-    def _check_embeddings(self, embeddings, t: int):
-        n = self._n
-        if embeddings is None:
-            if self._d is not None:
-                raise ValueError(
-                    f"embeddings must be given at every step of a log with a sidecar "
-                    f"(embedding_dim={self._d}); got None at t={t}"
-                )
-            return None
-        emb = np.asarray(embeddings, dtype=np.float64)
-        if emb.ndim != 2 or emb.shape[0] != n or emb.shape[1] < 1:
-            raise ValueError(f"embeddings must have shape (n_agents={n}, D); got {emb.shape}")
-        if not np.all(np.isfinite(emb)):
-            raise ValueError("embeddings must be finite; got NaN or inf")
-        if self._d is None:
-            if t != 0:
-                raise ValueError(
-                    "embeddings can only be added to a log that has them from step 0 "
-                    f"(this log has none); got embeddings at t={t}"
-                )
-        elif emb.shape[1] != self._d:
-            raise ValueError(f"embeddings must have D = embedding_dim = {self._d} columns; "
-                             f"got {emb.shape[1]}")
-        return emb.astype(_EMB_DTYPE)
-
-    def _set_embedding_dim(self, d: int) -> None:
-        # Only reachable at step 0, when the log holds nothing but the run record:
-        # rewrite that single line atomically so the sidecar's row width is on record.
-        self.meta["embedding_dim"] = int(d)
-        self._fh.close()
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(_dumps(self.meta) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path)
-        self._d = int(d)
-        self._fh = open(self.path, "a", encoding="utf-8", newline="\n")
-
-    def append_step(self, t: int, records, embeddings=None) -> None:
-        """Append the ``n_agents`` response records (and embeddings) of step ``t``.
-
-        Parameters
-        ----------
-        t : int
-            Step index; must equal :attr:`completed_steps`.
-        records : list of dict
-            One dict per agent with keys ``agent``, ``partner`` (int or None),
-            ``mirrored`` (bool or None), ``text`` (str), ``label`` (str or None); any
-            extra JSON-serialisable keys (e.g. ``memory_after``) are kept.
-        embeddings : array_like, shape (n_agents, D), optional
-            Embedding of each agent's text, row ``i`` for agent ``i``; written to the
-            float32 sidecar. Either every step of a log has embeddings or none does.
-
-        Notes
-        -----
-        The sidecar rows are written and fsynced first, then the JSON lines of the
-        step in a single write followed by flush + fsync, so after a crash the step is
-        either complete or recognisably incomplete.
-        """
-        if self._fh is None:
-            raise ValueError("the log is closed; reopen it with LogWriter(path, resume=True)")
-        if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Integral) \
-                or int(t) != self.completed_steps:
-            raise ValueError(f"t must equal completed_steps={self.completed_steps}; got {t!r}")
-        t = int(t)
-        recs = self._check_records(records)
-        emb = self._check_embeddings(embeddings, t)
-        lines = []
-        for r in recs:
-            full = {"type": "response", "t": t}
-            full.update(r)
-            try:
-                lines.append(_dumps(full))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"record of agent {r['agent']} is not JSON-serialisable: "
-                                 f"{exc}") from None
-        if emb is not None:
-            if self._d is None:
-                self._set_embedding_dim(emb.shape[1])
-            with open(sidecar_path(self.path), "ab") as fh:
-                fh.write(emb.tobytes(order="C"))
-                fh.flush()
-                if self._sync_each_step:
-                    os.fsync(fh.fileno())
-        self._fh.write("\n".join(lines) + "\n")
-        self._sync()
-        self.completed_steps += 1
-        self.last_state = recs
-
-    def close(self) -> None:
-        """Close the log (idempotent)."""
-        if self._fh is not None:
-            self._sync(force=True)
-            self._fh.close()
-            self._fh = None
-            sp = sidecar_path(self.path)
-            if self._d is not None and not self._sync_each_step and os.path.exists(sp):
-                with open(sp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -7,6 +7,7 @@ import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence
 from gmmproxy._validation import check_int
+from gmmproxy.perspective.space import _as_positions
 
 __all__ = ["cluster_steps", "StepClusters"]
 
@@ -71,13 +72,7 @@ def cluster_steps(positions, max_clusters: int = 8, covariance_type: str = "full
     from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import GaussianMixture
 
-    Z = np.asarray(positions, dtype=np.float64)
-    if Z.ndim == 2:
-        Z = Z[:, :, None]
-    if Z.ndim != 3 or Z.shape[0] < 1 or Z.shape[1] < 2:
-        raise ValueError(f"positions must have shape (T, n, d) with n >= 2; got {Z.shape}")
-    if not np.all(np.isfinite(Z)):
-        raise ValueError("positions must be finite")
+    Z = _as_positions(positions, min_agents=2)
     max_clusters = check_int("max_clusters", max_clusters, 1)
     n_init = check_int("n_init", n_init, 1)
     if covariance_type not in ("full", "tied", "diag", "spherical"):

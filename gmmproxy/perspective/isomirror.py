@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gmmproxy._validation import check_int
+from gmmproxy.topology import k_nearest
 from gmmproxy.perspective.cmds import ClassicalMDS
-from gmmproxy.perspective.space import _pairwise_euclidean, _procrustes_align
+from gmmproxy.perspective.space import _as_positions, _pairwise_euclidean, _procrustes_align
 
 __all__ = ["configuration_distances", "iso_mirror", "IsoMirror"]
 
@@ -33,13 +34,7 @@ def configuration_distances(positions, align: bool = False) -> np.ndarray:
     -------
     ndarray, shape (T, T)
     """
-    Z = np.asarray(positions, dtype=np.float64)
-    if Z.ndim == 2:
-        Z = Z[:, :, None]
-    if Z.ndim != 3 or Z.shape[0] < 1 or Z.shape[1] < 1:
-        raise ValueError(f"positions must have shape (T, n, d); got {np.shape(positions)}")
-    if not np.all(np.isfinite(Z)):
-        raise ValueError("positions must be finite")
+    Z = _as_positions(positions)
     T, n, _ = Z.shape
     if not align:
         return _pairwise_euclidean(Z.reshape(T, -1)) / np.sqrt(n)
@@ -81,7 +76,9 @@ def _knn_geodesics(X: np.ndarray, k: int):
     N = X.shape[0]
     D = _pairwise_euclidean(X)
     while True:
-        order = np.argsort(D, axis=1, kind="stable")[:, 1 : k + 1]
+        # self excluded explicitly: with coincident points, slicing off column 0 of a
+        # sorted row could drop a neighbour at distance 0 instead of the point itself
+        order = k_nearest(D, k)
         rows = np.repeat(np.arange(N), order.shape[1])
         W = np.zeros((N, N))
         # coincident points (distance 0) must stay joined: a stored 0 means "no edge"
@@ -127,11 +124,7 @@ def iso_mirror(positions, n_neighbors=None, align: bool = False,
     -------
     IsoMirror
     """
-    Z = np.asarray(positions, dtype=np.float64)
-    if Z.ndim == 2:
-        Z = Z[:, :, None]
-    if Z.ndim != 3 or Z.shape[0] < 3:
-        raise ValueError(f"positions must have shape (T, n, d) with T >= 3; got {Z.shape}")
+    Z = _as_positions(positions, min_times=3)
     T = Z.shape[0]
     k = max(2, int(round(np.sqrt(T)))) if n_neighbors is None else \
         check_int("n_neighbors", n_neighbors, 1, T - 1)

@@ -26,6 +26,22 @@ def _as_response_array(E, name):
     return E
 
 
+def _as_positions(positions, *, min_times: int = 1, min_agents: int = 1) -> np.ndarray:
+    """Positions of agents over time as a finite float64 ``(T, n, d)`` array.
+
+    A ``(T, n)`` array is taken as one-dimensional perspectives (``d = 1``).
+    """
+    Z = np.asarray(positions, dtype=np.float64)
+    if Z.ndim == 2:
+        Z = Z[:, :, None]
+    if Z.ndim != 3 or Z.shape[0] < min_times or Z.shape[1] < min_agents:
+        raise ValueError(f"positions must have shape (T, n, d) or (T, n) with T >= {min_times} "
+                         f"and n >= {min_agents}; got {np.shape(positions)}")
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("positions must be finite")
+    return Z
+
+
 def _pairwise_euclidean(X: np.ndarray) -> np.ndarray:
     from scipy.spatial.distance import pdist, squareform
 

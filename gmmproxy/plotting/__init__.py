@@ -22,7 +22,7 @@ from gmmproxy.plotting._save import save_figure
 from gmmproxy.plotting.comparison import plot_comparison
 from gmmproxy.plotting.perspective import plot_clusters, plot_perspective
 from gmmproxy.plotting.silos import plot_n_silos, plot_silo_membership, plot_silo_sizes, plot_silos
-from gmmproxy.plotting.sweeps import plot_sweep
+from gmmproxy.plotting.sweeps import plot_sweep, plot_sweep_heatmap, plot_sweep_lines
 from gmmproxy.sweeps._summary import sweep_summary  # noqa: F401  (a computation, defined with the sweeps; kept here for old imports)
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "plot_silo_sizes",
     "plot_n_silos",
     "plot_sweep",
+    "plot_sweep_heatmap",
+    "plot_sweep_lines",
     "plot_comparison",
     "plot_perspective",
     "plot_clusters",

@@ -5,7 +5,6 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -21,29 +20,6 @@ def _new_figure(nrows: int = 1, ncols: int = 1, *, figsize, height_ratios=None, 
     gridspec_kw = {"height_ratios": height_ratios} if height_ratios is not None else None
     axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=gridspec_kw, **kwargs)
     return fig, axes
-
-
-def _json_default(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.random.SeedSequence):
-        return {"entropy": obj.entropy, "spawn_key": list(obj.spawn_key)}
-    return repr(obj)
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gmmproxy")
-    except Exception:  # not installed (run from a source tree)
-        import gmmproxy
-
-        return str(getattr(gmmproxy, "__version__", "unknown"))
 
 
 def save_figure(fig, path, provenance=None, *, dpi: int = 150) -> Path:
@@ -86,10 +62,15 @@ def save_figure(fig, path, provenance=None, *, dpi: int = 150) -> Path:
                 f"provenance can only be stored in {sorted(_PROVENANCE_KEY)} files; "
                 f"got path {str(path)!r}"
             )
-        text = json.dumps(dict(provenance), default=_json_default, sort_keys=True)
+        from gmmproxy._provenance import json_default, package_version
+
+        try:
+            text = json.dumps(dict(provenance), default=json_default, sort_keys=True)
+        except TypeError as exc:  # checked before the figure is written
+            raise TypeError(f"provenance must hold JSON data; {exc}") from None
         metadata = {_PROVENANCE_KEY[fmt]: text}
         if fmt in ("png", "pdf"):
-            metadata["Creator" if fmt == "pdf" else "Software"] = f"gmmproxy {_package_version()}"
+            metadata["Creator" if fmt == "pdf" else "Software"] = f"gmmproxy {package_version()}"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, metadata=metadata)
     return path

@@ -1,6 +1,5 @@
 """The flower runner end to end against a real HTTP server, resume, replay, validation."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from gmmproxy.llm.openai_backend import OpenAIBackend  # noqa: E402
 from gmmproxy.llm.replay_backend import ReplayBackend  # noqa: E402
 from gmmproxy.llm.runner import (  # noqa: E402
     DEFAULT_TEMPLATE,
+    FlowerParameters,
     load_memories,
     nearest_neighbors,
     render_prompt,
@@ -25,7 +25,6 @@ from gmmproxy.llm.runner import (  # noqa: E402
 from llm_fake_server import FakeServer, answer  # noqa: E402
 
 N, T, K, P = 8, 4, 3, 0.3
-RAGS = str(Path(__file__).resolve().parents[3] / "shared" / "data" / "llm-flowers" / "RAGs.npz")
 
 
 def client(server, **kw):
@@ -35,10 +34,19 @@ def client(server, **kw):
     return OpenAIBackend(server.base_url, "tiny-model", **kw)
 
 
+_OPTIONS = ("resume", "overwrite", "on_start", "on_request", "on_step")
+
+
+def flowers(path, backend, **kw):
+    """run_flowers with the parameters object built from the keywords that are parameters."""
+    options = {k: kw.pop(k) for k in _OPTIONS if k in kw}
+    return run_flowers(path, backend, FlowerParameters(**kw), **options)
+
+
 def run(path, backend, **kw):
     args = dict(n_agents=N, n_steps=T, p_mirror=P, n_neighbors=K, seed=42, embedder="tfidf")
     args.update(kw)
-    return run_flowers(path, backend, **args)
+    return flowers(path, backend, **args)
 
 
 def comparable(log):
@@ -124,7 +132,7 @@ def test_mirroring_frequency(tmp_path):
     texts = np.array([[answer(f"I remember a {f}", t * 31 + i) for i, f in
                        enumerate(["rose", "tulip", "lily", "poppy", "iris"] * 4)]
                       for t in range(40)], dtype=object)
-    log = run_flowers(tmp_path / "m.jsonl", ReplayBackend(texts), n_agents=20, n_steps=40,
+    log = flowers(tmp_path / "m.jsonl", ReplayBackend(texts), n_agents=20, n_steps=40,
                       p_mirror=0.35, n_neighbors=4, seed=5, embedder="tfidf",
                       store_embeddings=False)
     k = int(log.mirrored.sum())
@@ -139,7 +147,7 @@ def test_mirroring_frequency(tmp_path):
 def test_extreme_mirroring_probabilities(tmp_path, p):
     texts = np.array([[f" The prettiest flower is the rose number {t}-{i}." for i in range(6)]
                       for t in range(3)], dtype=object)
-    log = run_flowers(tmp_path / "x.jsonl", ReplayBackend(texts), n_agents=6, n_steps=3,
+    log = flowers(tmp_path / "x.jsonl", ReplayBackend(texts), n_agents=6, n_steps=3,
                       p_mirror=p, n_neighbors=2, seed=1, embedder="tfidf")
     assert log.mirrored.all() if p == 1.0 else not log.mirrored.any()
     for r in log.records:
@@ -164,7 +172,7 @@ def test_dead_server_then_resume_equals_uninterrupted_run(tmp_path, reference):
     assert partial.records == ref.records[: 2 * N]
     # a new server (another port: base_url may change on resume)
     with FakeServer() as s2:
-        log = run_flowers(path, client(s2), resume=True, embedder="tfidf")
+        log = flowers(path, client(s2), resume=True, embedder="tfidf")
         assert len(s2.requests) == (T - 2) * N  # no step repeated
     assert comparable(log)[:2] == comparable(ref)[:2]
     np.testing.assert_array_equal(log.embeddings, ref.embeddings)
@@ -195,7 +203,7 @@ def test_resume_of_a_finished_run_is_a_no_op(tmp_path):
     with FakeServer() as s:
         first = run(path, client(s), n_steps=2)
         n_req = len(s.requests)
-        again = run_flowers(path, client(s), resume=True, embedder="tfidf")
+        again = flowers(path, client(s), resume=True, embedder="tfidf")
         assert len(s.requests) == n_req
     assert again.records == first.records
 
@@ -228,10 +236,10 @@ def test_resume_refuses_different_parameters(tmp_path, change, needle):
 def test_new_run_refuses_to_overwrite(tmp_path):
     path = tmp_path / "run.jsonl"
     texts = np.array([[" The prettiest flower is the rose."] * 3], dtype=object)
-    run_flowers(path, ReplayBackend(texts), n_agents=3, n_steps=1, n_neighbors=1,
+    flowers(path, ReplayBackend(texts), n_agents=3, n_steps=1, n_neighbors=1,
                 embedder="tfidf", seed=0)
     with pytest.raises(ValueError, match="already exists"):
-        run_flowers(path, ReplayBackend(texts), n_agents=3, n_steps=1, n_neighbors=1,
+        flowers(path, ReplayBackend(texts), n_agents=3, n_steps=1, n_neighbors=1,
                     embedder="tfidf", seed=0)
 
 
@@ -264,7 +272,8 @@ def test_replay_needs_keys():
 # ---------------------------------------------------------------------------------------
 
 
-def test_load_memories_from_published_npz_and_text(tmp_path):
+def test_load_memories_from_published_npz_and_text(tmp_path, flower_data_dir):
+    RAGS = str(flower_data_dir / "RAGs.npz")
     mems = load_memories(RAGS)
     arr = np.load(RAGS)["arr_0"]
     assert len(mems) == arr.shape[0] == 30
@@ -305,7 +314,7 @@ def test_validation(tmp_path, kwargs, exc, match):
     args.update(kwargs)
     texts = np.array([["x"] * 8], dtype=object)
     with pytest.raises(exc, match=match):
-        run_flowers(tmp_path / "v.jsonl", ReplayBackend(texts), **args)
+        flowers(tmp_path / "v.jsonl", ReplayBackend(texts), **args)
     assert not (tmp_path / "v.jsonl").exists()
 
 
@@ -313,10 +322,43 @@ def test_fresh_seed_is_recorded_and_reused_on_resume(tmp_path):
     texts = np.array([[f" The prettiest flower is the {f}." for f in
                        ["rose", "tulip", "lily", "iris"]]] * 3, dtype=object)
     path = tmp_path / "s.jsonl"
-    first = run_flowers(path, ReplayBackend(texts), n_agents=4, n_steps=3, n_neighbors=2,
+    first = flowers(path, ReplayBackend(texts), n_agents=4, n_steps=3, n_neighbors=2,
                         p_mirror=0.5, embedder="tfidf")  # seed=None: fresh entropy
     rec = json.loads(path.read_text().splitlines()[0])["seed"]
-    again = run_flowers(tmp_path / "s2.jsonl", ReplayBackend(texts), n_agents=4, n_steps=3,
+    again = flowers(tmp_path / "s2.jsonl", ReplayBackend(texts), n_agents=4, n_steps=3,
                         n_neighbors=2, p_mirror=0.5, embedder="tfidf",
                         seed=np.random.SeedSequence(int(rec["entropy"])))
     assert again.records == first.records
+
+
+# ---------------------------------------------------------------------------------------
+# the parameters object and the deprecated keyword call
+# ---------------------------------------------------------------------------------------
+
+
+def test_parameters_are_checked_once_on_construction():
+    p = FlowerParameters(n_steps=np.int64(3), p_mirror=1, memories=["a", "b"])
+    assert type(p.n_steps) is int and type(p.p_mirror) is float and p.memories == ("a", "b")
+    with pytest.raises(ValueError, match=r"p_mirror must be in \[0.0, 1.0\]; got 2.0"):
+        FlowerParameters(p_mirror=2)
+    with pytest.raises(TypeError, match="extractor must be callable"):
+        FlowerParameters(extractor="extract_flower")
+    with pytest.raises(TypeError, match="store_embeddings must be a bool"):
+        FlowerParameters(store_embeddings=1)
+    with pytest.raises(AttributeError):  # frozen
+        p.n_steps = 4
+
+
+def test_keyword_call_is_deprecated_and_gives_the_same_run(tmp_path):
+    texts = np.array([[f" The prettiest flower is the {f}." for f in
+                       ["rose", "tulip", "lily", "iris"]]] * 3, dtype=object)
+    kw = dict(n_agents=4, n_steps=3, n_neighbors=2, p_mirror=0.5, embedder="tfidf", seed=3)
+    new = run_flowers(tmp_path / "new.jsonl", ReplayBackend(texts), FlowerParameters(**kw))
+    with pytest.warns(DeprecationWarning, match="FlowerParameters"):
+        old = run_flowers(tmp_path / "old.jsonl", ReplayBackend(texts), **kw)
+    assert old.records == new.records and old.meta["seed"] == new.meta["seed"]
+    with pytest.raises(TypeError, match="not both"):
+        run_flowers(tmp_path / "b.jsonl", ReplayBackend(texts), FlowerParameters(), n_steps=1)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['n_step'\]"):
+        run_flowers(tmp_path / "c.jsonl", ReplayBackend(texts), n_step=1)
+    assert not (tmp_path / "b.jsonl").exists() and not (tmp_path / "c.jsonl").exists()

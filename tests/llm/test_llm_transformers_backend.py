@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 from gmmproxy.cli import main  # noqa: E402
 from gmmproxy.llm.backend import BackendError  # noqa: E402
 from gmmproxy.llm.log import read_log  # noqa: E402
-from gmmproxy.llm.runner import run_flowers  # noqa: E402
+from gmmproxy.llm.runner import FlowerParameters, run_flowers  # noqa: E402
 from gmmproxy.llm.transformers_backend import TransformersBackend  # noqa: E402
 
 WORDS = ("the prettiest flower is rose tulip lily orchid iris poppy daisy with red white "
@@ -144,8 +144,8 @@ def test_runner_cli_and_resume_with_transformers(tmp_path, model_dir):
               embedder="tfidf", max_tokens=5, p_mirror=0.2, temperature=0.75,
               template="i remember {memory} the prettiest flower is")
     with pytest.raises(KeyboardInterrupt):
-        run_flowers(part, b, n_steps=3, on_step=lambda t: (_ for _ in ()).throw(
-            KeyboardInterrupt) if t == 1 else None, **kw)
+        run_flowers(part, b, FlowerParameters(n_steps=3, **kw), on_step=lambda t: (
+            _ for _ in ()).throw(KeyboardInterrupt) if t == 1 else None)
     assert read_log(part).n_steps == 2
-    resumed = run_flowers(part, b, n_steps=3, resume=True, **kw)
+    resumed = run_flowers(part, b, FlowerParameters(n_steps=3, **kw), resume=True)
     assert resumed.records == log.records

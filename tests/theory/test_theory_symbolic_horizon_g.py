@@ -96,7 +96,7 @@ def test_parse_horizon_rejects(text, match):
 
 
 def test_horizon_needs_valid_agents():
-    with pytest.raises(ValueError, match="n_agents must be an integer >= 3"):
+    with pytest.raises(ValueError, match="n_agents must be >= 3"):
         parse_horizon("m", 2)
 
 

@@ -158,9 +158,9 @@ def test_formats():
     "call, match",
     [
         (lambda: paper_table(4), "number must be 1, 2 or 3"),
-        (lambda: bound_table(2, [0.3], [1], "10"), "n_agents must be an integer >= 3"),
+        (lambda: bound_table(2, [0.3], [1], "10"), "n_agents must be >= 3"),
         (lambda: bound_table(30, [0.0], [1], "10"), "sigma must be > 0"),
-        (lambda: bound_table(30, [0.3], [0], "10"), "level must be an integer >= 1"),
+        (lambda: bound_table(30, [0.3], [0], "10"), "level must be >= 1"),
         (lambda: bound_table(30, [0.3], [1], "-1"), "horizon must be >= 0"),
         (lambda: bound_table(30, [0.3], [1], "2*m*lnn(m)"), "cannot be parsed"),
         (lambda: bound_table(30, [0.3], [1], "10", bound="stay"), "bound must be one of"),

@@ -1,0 +1,208 @@
+"""An LLM run and a proxy built from its geometry, side by side in the LLM's perspective space.
+
+One published flower run (``data/llm-flowers``) is imported, its answers embedded and
+reduced to a ``dim``-dimensional perspective space, and proxy components are placed
+there with :func:`gmmproxy.bridge.components.components_from_logs` (one component per
+flower at the centroid of that flower's answers, within-flower covariances, each
+agent's initial weights from its first answer). The proxy then runs with the LLM's p
+and k and otherwise the paper's default parameters (r = 5, synchronous EM steps): the
+calibrated parameters come from ``gmmproxy calibrate fit``.
+
+Both runs live in the same coordinates: an LLM agent's position at step t is its answer's
+perspective coordinate; a proxy agent's is its mixture mean ``sum_k w_k mu_k`` (its
+expected answer). The figure shows
+
+* the first perspective coordinate of every agent over time (LLM left, proxy right,
+  same scale), coloured by flower (the LLM's extracted flower; the proxy's silo, i.e. its
+  strongest component);
+* the iso-mirror of both runs (Athreya et al. 2022): a flat stretch is a system that no
+  longer moves;
+* the number of GMM clusters of the perspectives at each step (BIC), with the number of
+  silos (flowers) dashed.
+
+Seed 90: the proxy run takes ``replicate_seed(90, 0)``, the clusterings seed 0.
+
+    python -m experiments.perspective_comparison --out docs/img/perspective_comparison.png
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from experiments import Timer, make_parser, provenance, sub_seed
+
+SEED = 90
+P_MIRROR = 0.7
+NEIGHBORS = 15
+REPLICATE = 0
+DIM = 2
+STEPS = None  # fixed by the log
+DATA_DIR = Path(os.environ.get("GMMPROXY_FLOWER_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-flowers"))
+
+
+def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int = REPLICATE,
+        embedder=None, dim=DIM, seed=SEED, data_dir=DATA_DIR, log=None,
+        max_clusters: int = 8) -> dict:
+    """Build components from one LLM run, simulate the proxy, and embed both runs.
+
+    Parameters
+    ----------
+    p_mirror, n_neighbors, replicate
+        Which published run (ignored when ``log`` is given).
+    embedder : str, optional
+        ``minilm`` (default when the embed extra is installed) or ``tfidf``.
+    dim : int or "auto"
+        Perspective dimension of the components.
+    seed : int
+        Recipe seed.
+    data_dir : path
+        Folder of the published CSVs.
+    log : path, optional
+        A run log to use instead of a published run.
+    max_clusters : int
+        Largest number of GMM clusters tried per step.
+
+    Returns
+    -------
+    dict
+        ``llm`` and ``proxy`` (each ``positions`` (T, n, d), ``silos`` (T, n) as
+        component indices, ``iso_mirror`` (T,), ``n_clusters`` (T,), ``n_silos`` (T,)),
+        ``label_names``, ``components`` (the :class:`ProxyComponents`), ``meta``,
+        ``wall_time``, ``params``.
+    """
+    import gmmproxy
+    from gmmproxy.bridge.components import components_from_logs
+    from gmmproxy.bridge.importer import import_published_run
+    from gmmproxy.bridge.trajectory import _default_embedder_name, from_log
+    from gmmproxy.metrics import n_silos
+    from gmmproxy.perspective import cluster_steps, iso_mirror
+
+    embedder = _default_embedder_name() if embedder is None else embedder
+    with Timer() as timer, tempfile.TemporaryDirectory() as tmp:
+        if log is None:
+            stem = f"output{int(round(p_mirror * 10))}_{int(n_neighbors)}_{int(replicate)}"
+            first, second = Path(data_dir) / f"{stem}.csv", Path(data_dir) / f"{stem}_2nd.csv"
+            if not first.exists() or not second.exists():
+                raise ValueError(f"data_dir has no published run {stem}: expected {first} "
+                                 f"and {second}")
+            log = import_published_run(first, second, Path(tmp) / f"{stem}.jsonl")
+        traj = from_log(log, extractor=None)
+        comps, (llm_pos,) = components_from_logs([traj], embedder=embedder, dim=dim,
+                                                 return_positions=True)
+        index = {name: k for k, name in enumerate(comps.label_names)}
+        to_comp = np.array([index.get(name, -1) for name in traj.label_names])
+        llm_silos = to_comp[traj.silos]
+        p, k = float(traj.meta["p_mirror"]), int(traj.meta["n_neighbors"])
+        cfg = comps.to_config(p_mirror=p, n_neighbors=k)
+        T = traj.n_steps
+        proxy = gmmproxy.simulate(cfg, steps=T - 1, seed=sub_seed(seed, 0), record="weights")
+        proxy_pos = np.asarray(proxy.weights, dtype=np.float64) @ comps.means
+        out = {}
+        for name, pos, silos in (("llm", llm_pos, llm_silos),
+                                 ("proxy", proxy_pos, np.asarray(proxy.silos))):
+            out[name] = {
+                "positions": pos,
+                "silos": silos,
+                "iso_mirror": iso_mirror(pos).values,
+                "n_clusters": cluster_steps(pos, max_clusters=max_clusters, seed=0).n_clusters,
+                "n_silos": n_silos(silos),
+            }
+    out.update(label_names=comps.label_names, components=comps,
+               meta={"p_mirror": p, "n_neighbors": k, "replicate": traj.meta.get("replicate"),
+                     "embedder": comps.provenance["embedder"], "dim": comps.dim},
+               wall_time=timer.elapsed,
+               params={"p_mirror": p, "n_neighbors": k, "replicate": replicate,
+                       "embedder": comps.provenance["embedder"], "dim": comps.dim, "seed": seed,
+                       "max_clusters": max_clusters})
+    return out
+
+
+def plot(result: dict, path=None, provenance_info=None):
+    """2 x 2 figure: 1-d perspectives (LLM, proxy), iso-mirrors, clusters and silos."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from gmmproxy.plotting import plot_perspective, save_figure
+    from gmmproxy.plotting._common import _silo_colour
+
+    names = result["label_names"]
+    llm, proxy = result["llm"], result["proxy"]
+    fig = Figure(figsize=(11.0, 7.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2, height_ratios=[1.5, 1.0])
+    sides = (("LLM (published run)", llm, axes[0, 0]),
+             ("GMM proxy from its components (default parameters)", proxy, axes[0, 1]))
+    for title, side, ax in sides:
+        plot_perspective(side["positions"][..., 0], silos=side["silos"], marker_size=0, ax=ax,
+                         title=title, ylabel="perspective (coordinate 1)")
+    lo = min(a.get_ylim()[0] for _, _, a in sides)
+    hi = max(a.get_ylim()[1] for _, _, a in sides)
+    for _, _, a in sides:
+        a.set_ylim(lo, hi)
+    # one legend for both panels, below them: the flowers held at the end by either run
+    final = np.unique(np.concatenate([llm["silos"][-1], proxy["silos"][-1]]))
+    handles = [axes[0, 0].plot([], [], color=_silo_colour(int(k)), linewidth=2)[0] for k in final]
+    fig.legend(handles, [names[k] for k in final], loc="outside lower center",
+               ncol=min(len(final), 8), fontsize="small", title="flower at the last step")
+    t_llm = np.arange(llm["iso_mirror"].size)
+    t_proxy = np.arange(proxy["iso_mirror"].size)
+    ax = axes[1, 0]
+    ax.plot(t_llm, llm["iso_mirror"], color="tab:red", label="LLM")
+    ax.plot(t_proxy, proxy["iso_mirror"], color="tab:blue", label="proxy")
+    ax.set_xlabel("t")
+    ax.set_ylabel("iso-mirror")
+    ax.set_title("iso-mirror (flat: the system no longer moves)")
+    ax.legend(fontsize="small", loc="lower right")
+    ax = axes[1, 1]
+    ax.step(t_llm, llm["n_clusters"], where="post", color="tab:red", label="LLM clusters")
+    ax.step(t_proxy, proxy["n_clusters"], where="post", color="tab:blue", label="proxy clusters")
+    ax.plot(t_llm, llm["n_silos"], color="tab:red", linestyle="--", linewidth=1,
+            label="LLM silos")
+    ax.plot(t_proxy, proxy["n_silos"], color="tab:blue", linestyle="--", linewidth=1,
+            label="proxy silos")
+    ax.set_yscale("log")
+    ax.set_yticks([1, 2, 5, 10, 30], labels=["1", "2", "5", "10", "30"])
+    ax.set_xlabel("t")
+    ax.set_ylabel("number")
+    ax.set_title("GMM clusters of the perspectives (BIC) and silos")
+    ax.legend(fontsize="small", loc="upper right", ncol=2)
+    m = result["meta"]
+    fig.suptitle(f"Perspective space of the LLM's answers ({m['embedder']}, d = {m['dim']}): "
+                 f"p = {m['p_mirror']:g}, k = {m['n_neighbors']}, LLM replicate {m['replicate']}")
+    if path is not None:
+        save_figure(fig, path, provenance_info)
+    return fig
+
+
+def main(argv=None) -> int:
+    parser = make_parser("perspective_comparison", __doc__.splitlines()[0], steps=None, seed=SEED)
+    parser.add_argument("--p-mirror", type=float, default=P_MIRROR)
+    parser.add_argument("--neighbors", type=int, default=NEIGHBORS)
+    parser.add_argument("--replicate", type=int, default=REPLICATE)
+    parser.add_argument("--embedder", default=None,
+                        help="minilm (default when installed) or tfidf")
+    parser.add_argument("--dim", default=str(DIM), help="perspective dimension or 'auto'")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    if args.steps is not None:
+        parser.error("--steps is fixed by the LLM log (80 steps)")
+    dim = args.dim if args.dim == "auto" else int(args.dim)
+    result = run(args.p_mirror, args.neighbors, args.replicate, embedder=args.embedder, dim=dim,
+                 seed=args.seed, data_dir=args.data_dir)
+    prov = provenance("perspective_comparison", result["params"], args.seed, result["wall_time"])
+    plot(result, args.out, prov)
+    print(f"perspective_comparison: {args.out}  run {result['wall_time']:.1f} s")
+    for name in ("llm", "proxy"):
+        r = result[name]
+        print(f"  {name:>5}: silos t=0/10/79 {r['n_silos'][0]}/{r['n_silos'][10]}/{r['n_silos'][-1]}, "
+              f"clusters t=0/10/79 {r['n_clusters'][0]}/{r['n_clusters'][10]}/{r['n_clusters'][-1]}, "
+              f"iso-mirror at t=79 {r['iso_mirror'][-1]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
