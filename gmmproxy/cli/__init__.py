@@ -24,12 +24,16 @@ _LAZY_COMMANDS = {
     "llm": "gmmproxy.cli.llm:llm_group",
     "perspective": "gmmproxy.cli.bridge:perspective_command",
     "warmup": "gmmproxy.cli.warmup:warmup_command",
+    "calibrate": "gmmproxy.cli.calibrate:calibrate_group",
 }
 # extra commands attached to lazily loaded groups: group -> {name: "module:attr"}
 _LAZY_GROUP_EXTRAS = {
     "llm": {
         "import": "gmmproxy.cli.bridge:import_command",
         "silos": "gmmproxy.cli.bridge:silos_command",
+    },
+    "calibrate": {
+        "components": "gmmproxy.cli.calibrate_components:components_command",
     },
 }
 

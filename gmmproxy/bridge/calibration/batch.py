@@ -1,0 +1,138 @@
+"""Python front of the batched kernel: many parameter sets x replicates -> silo arrays.
+
+:func:`simulate_batch` validates per-job parameter arrays once, seeds every
+job from one ``SeedSequence`` (job ``b`` gets child ``b``, so results do not
+depend on threads or chunking) and runs :func:`gmmproxy._kernels.batched.run_jobs`.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from gmmproxy._seeding import as_seed_sequence, replicate_states
+
+__all__ = ["Geometry", "simulate_batch"]
+
+
+class Geometry:
+    """Where the proxy's components live: means (K, d), base covariances (K, d, d), initial weights (n, K).
+
+    The default is the paper's: K = n topics at 0, 1, ..., K-1 with unit base
+    variance (the per-job ``sigma`` scales the standard deviations), agent i
+    certain of topic i mod K. With ``components`` (means, covariances and
+    initial weights from perspective space, see ``gmmproxy calibrate
+    components``) ``sigma`` multiplies the given standard deviations.
+    """
+
+    def __init__(self, n_agents: int = 30, means=None, covariances=None, initial_weights=None, eps: float = 1e-12):
+        if isinstance(n_agents, bool) or not isinstance(n_agents, numbers.Integral) or n_agents < 2:
+            raise ValueError(f"n_agents must be an integer >= 2; got {n_agents!r}")
+        n = int(n_agents)
+        if means is None:
+            mu = np.arange(n, dtype=np.float64)[:, None]
+        else:
+            mu = np.asarray(means, dtype=np.float64)
+            if mu.ndim == 1:
+                mu = mu[:, None]
+            if mu.ndim != 2 or mu.shape[0] < 1 or not np.all(np.isfinite(mu)):
+                raise ValueError(f"means must be a finite (K, d) array; got shape {mu.shape}")
+        K, d = mu.shape
+        if covariances is None:
+            cov = np.broadcast_to(np.eye(d), (K, d, d)).copy()
+        else:
+            cov = np.asarray(covariances, dtype=np.float64)
+            if cov.shape != (K, d, d):
+                raise ValueError(f"covariances must have shape ({K}, {d}, {d}); got {cov.shape}")
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError("covariances must be symmetric positive definite") from None
+        if initial_weights is None:
+            w = np.full((n, K), eps / K)
+            w[np.arange(n), np.arange(n) % K] = 1.0 - eps
+        else:
+            w = np.asarray(initial_weights, dtype=np.float64)
+            if w.shape != (n, K):
+                raise ValueError(f"initial_weights must have shape (n_agents, K) = ({n}, {K}); got {w.shape}")
+            if np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1.0) > 1e-6):
+                raise ValueError("initial_weights rows must lie on the simplex (>= 0, summing to 1)")
+        self.n_agents = n
+        self.means = np.ascontiguousarray(mu)
+        self.chol = np.ascontiguousarray(chol)
+        self.initial_weights = np.ascontiguousarray(w)
+        self.default = means is None and covariances is None and initial_weights is None
+
+    @classmethod
+    def from_npz(cls, path, n_agents: int | None = None) -> "Geometry":
+        """Read ``means`` (K, d), ``covariances`` (K, d, d), ``initial_weights`` (n, K) from an .npz."""
+        with np.load(path, allow_pickle=False) as z:
+            missing = [key for key in ("means", "covariances", "initial_weights") if key not in z.files]
+            if missing:
+                raise ValueError(f"components file {path} lacks the arrays {missing}")
+            mu, cov, w = z["means"], z["covariances"], z["initial_weights"]
+        n = w.shape[0] if n_agents is None else n_agents
+        return cls(n, mu, cov, w)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.means.shape[0])
+
+
+def _per_job(name, value, J, dtype, lo, hi, integer=False):
+    arr = np.broadcast_to(np.asarray(value), (J,))
+    if integer:
+        if not np.issubdtype(arr.dtype, np.integer):
+            if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+                raise ValueError(f"{name} must hold integers; got {arr[:3]}")
+    if not np.all(np.isfinite(arr.astype(np.float64))):
+        raise ValueError(f"{name} must be finite; got {arr[~np.isfinite(arr.astype(float))][:1]}")
+    bad = (arr < lo) | (arr > hi)
+    if np.any(bad):
+        raise ValueError(f"{name} must be in [{lo}, {hi}]; got {arr[bad][0]}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sigma, rag_size,
+                   rounds_per_step=1, activation=1.0, eps=1e-12, answer_current=False,
+                   seed=None) -> np.ndarray:
+    """Run one replicate per entry of the (broadcast) parameter arrays.
+
+    Parameters
+    ----------
+    geometry : Geometry
+    steps : int
+        Recorded steps after the initial state.
+    p_mirror, n_neighbors, sigma, rag_size, rounds_per_step, activation, eps, answer_current
+        Scalars or arrays of one common length J (one job each); see
+        :mod:`gmmproxy._kernels.batched` for their meaning.
+    seed : int, SeedSequence or None
+        Job b uses ``replicate_seed(seed, b)``.
+
+    Returns
+    -------
+    ndarray of int16, shape (J, steps + 1, n_agents)
+        Silo of every agent at every recorded step.
+    """
+    from gmmproxy._kernels.batched import run_jobs
+
+    if not isinstance(geometry, Geometry):
+        raise TypeError(f"geometry must be a Geometry; got {type(geometry).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
+    arrays = [p_mirror, n_neighbors, sigma, rag_size, rounds_per_step, activation, eps, answer_current]
+    J = max(np.size(a) for a in arrays)
+    n = geometry.n_agents
+    p = _per_job("p_mirror", p_mirror, J, np.float64, 0.0, 1.0)
+    k = _per_job("n_neighbors", n_neighbors, J, np.int64, 1, n - 1, integer=True)
+    s = _per_job("sigma", sigma, J, np.float64, 1e-6, 1e6)
+    r = _per_job("rag_size", rag_size, J, np.int64, 1, 1000, integer=True)
+    m = _per_job("rounds_per_step", rounds_per_step, J, np.int64, 1, 10000, integer=True)
+    a = _per_job("activation", activation, J, np.float64, 1e-6, 1.0)
+    e = _per_job("eps", eps, J, np.float64, 1e-300, 1e-3)
+    ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
+    states = replicate_states(as_seed_sequence(seed), J)
+    out = np.zeros((J, int(steps) + 1, n), dtype=np.int16)
+    run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
+             int(steps), out)
+    return out

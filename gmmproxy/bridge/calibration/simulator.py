@@ -1,0 +1,98 @@
+"""Simulate the calibrated proxy for many parameter values x conditions x replicates in one kernel call."""
+from __future__ import annotations
+
+import numpy as np
+
+from gmmproxy.bridge.calibration.batch import Geometry, simulate_batch
+from gmmproxy.bridge.calibration.model import Condition, ProxyModel
+from gmmproxy.bridge.calibration.statistics import DEFAULT_TIMES, statistic_names, summary_statistics
+
+__all__ = ["simulate_silos", "simulate_statistics"]
+
+
+def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geometry: Geometry, seed):
+    """Silo trajectories of ``replicates`` runs for every (theta, condition).
+
+    Returns
+    -------
+    list (over thetas) of list (over conditions) of ndarray (replicates, T_c, n)
+    """
+    conditions = list(conditions)
+    steps = max(c.n_steps for c in conditions) - 1
+    cols = {}
+    for theta in thetas:
+        for cond in conditions:
+            if cond.n_agents != geometry.n_agents:
+                raise ValueError(f"condition {cond.key} has n_agents = {cond.n_agents} but the proxy geometry "
+                                 f"has {geometry.n_agents} agents")
+            s = model.proxy_settings(theta, cond)
+            for key, val in s.items():
+                cols.setdefault(key, []).append(np.full(replicates, val))
+    kw = {key: np.concatenate(v) for key, v in cols.items()}
+    silos = simulate_batch(geometry, steps, seed=seed, **kw)
+    out = []
+    b = 0
+    for _ in thetas:
+        row = []
+        for cond in conditions:
+            row.append(silos[b:b + replicates, :cond.n_steps])
+            b += replicates
+        out.append(row)
+    return out
+
+
+def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, geometry: Geometry, seed,
+                        times=DEFAULT_TIMES) -> np.ndarray:
+    """Per-replicate statistics, shape (len(thetas), len(conditions), replicates, n_statistics).
+
+    Statistics in the order of :func:`statistic_names`.
+    """
+    names = statistic_names(times)
+    silos = simulate_silos(model, thetas, conditions, replicates, geometry, seed)
+    out = np.empty((len(silos), len(conditions), replicates, len(names)))
+    for a, row in enumerate(silos):
+        for c, s in enumerate(row):
+            st = summary_statistics(s, times)
+            out[a, c] = np.stack([st[nm] for nm in names], axis=-1)
+    return out
+
+
+def as_condition(p_mirror, n_neighbors, n_agents=30, n_steps=80) -> Condition:
+    return Condition(float(p_mirror), int(n_neighbors), int(n_agents), int(n_steps))
+
+
+def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None, prefix="proxy", meta=None):
+    """Write proxy silo trajectories (R, T, n) as run logs in the LLM log format (one file per run).
+
+    Each answer's text and label is the name of its silo (``label_names[c]``,
+    default ``"topic{c}"``), so :func:`gmmproxy.bridge.trajectory.from_log` with
+    ``extractor=None`` reads the same silos back. Used to test the calibration on
+    runs whose true parameters are known.
+
+    Returns
+    -------
+    list of str
+        The log paths.
+    """
+    import os
+
+    from gmmproxy.llm.log import LogWriter
+
+    silos = np.asarray(silos)
+    if silos.ndim != 3:
+        raise ValueError(f"silos must have shape (R, T, n); got {silos.shape}")
+    R, T, n = silos.shape
+    names = label_names or [f"topic{c}" for c in range(int(silos.max()) + 1)]
+    paths = []
+    for r in range(R):
+        path = os.path.join(os.fspath(out_dir), f"{prefix}_p{p_mirror:g}_k{n_neighbors}_v{r}.jsonl")
+        run_meta = dict(meta or {}, backend="gmmproxy-calibrated", n_agents=n, n_steps=T,
+                        p_mirror=float(p_mirror), n_neighbors=int(n_neighbors), replicate=r)
+        w = LogWriter(path, run_meta, overwrite=True, sync=False)
+        for t in range(T):
+            recs = [{"agent": i, "partner": None, "mirrored": None, "text": names[int(silos[r, t, i])],
+                     "label": names[int(silos[r, t, i])]} for i in range(n)]
+            w.append_step(t, recs)
+        w.close()
+        paths.append(path)
+    return paths

@@ -1,0 +1,152 @@
+"""The summary statistics of the calibration: one function for proxy ensembles and LLM runs alike.
+
+:func:`summary_statistics` turns any source of silo trajectories -- an
+:class:`~gmmproxy.trajectory.Ensemble`, one or more
+:class:`~gmmproxy.bridge.trajectory.LLMTrajectory`, or a plain integer array
+``(R, T, n)`` of silo labels -- into per-replicate statistics. Every input is
+first reduced to the same three arrays (number of silos per step, number of
+agents that switched silo per step, silo labels at the last step), and the
+statistics are computed from those by one code path, so the proxy and the
+LLM are measured identically.
+
+Time convention: row ``t`` of a trajectory is step ``t`` (row 0 is the LLM's
+first answers, or the proxy's initial state); a trajectory with ``T`` rows
+has ``T`` steps, ``0 .. T-1``.
+
+Statistics (names as in ``validate --json``):
+
+``n_silos_t{t}``
+    number of silos N(t) at step t (for each t of ``times``, default 5, 10, 20);
+``silos_final``
+    N(T-1), the number of silos at the last step;
+``time_to_single_silo``
+    the first step from which one silo holds to the end; a run that does not
+    end in one silo is *censored* and counts as ``T`` (the number of steps),
+    see ``reached_single_silo``;
+``reached_single_silo``
+    1 if the run ends in one silo, else 0 (so a mean is the share of runs
+    that got there, i.e. not censored);
+``switch_rate_mean``
+    fraction of agents whose silo changed from one step to the next,
+    averaged over steps 1 .. T-1;
+``entropy_final``
+    Shannon entropy (bits) of the silo sizes at the last step.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from gmmproxy import metrics
+
+__all__ = ["DEFAULT_TIMES", "statistic_names", "summary_statistics", "silo_counts"]
+
+#: steps at which N(t) is a statistic by default
+DEFAULT_TIMES = (5, 10, 20)
+
+
+def statistic_names(times=DEFAULT_TIMES) -> tuple:
+    """Names of the statistics :func:`summary_statistics` returns, in order."""
+    times = _check_times(times)
+    return tuple(f"n_silos_t{t}" for t in times) + (
+        "silos_final", "time_to_single_silo", "reached_single_silo", "switch_rate_mean", "entropy_final")
+
+
+def _check_times(times):
+    out = []
+    for t in np.atleast_1d(np.asarray(times)).tolist():
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+            raise ValueError(f"times must be non-negative integers; got {times!r}")
+        out.append(int(t))
+    if len(set(out)) != len(out):
+        raise ValueError(f"times must not repeat; got {times!r}")
+    return tuple(out)
+
+
+def silo_counts(source):
+    """Reduce a source of trajectories to ``(n_silos, n_switched, final_silos, n_agents)``.
+
+    Parameters
+    ----------
+    source : Ensemble, LLMTrajectory, sequence of LLMTrajectory, or array_like of int
+        An integer array has shape ``(T, n)`` (one run) or ``(R, T, n)``.
+        Trajectories of one call must share T and n.
+
+    Returns
+    -------
+    n_silos : ndarray (R, T) of int
+    n_switched : ndarray (R, T) of int, 0 at step 0
+    final_silos : ndarray (R, n) of int
+    n_agents : int
+    """
+    from gmmproxy.bridge.trajectory import LLMTrajectory
+    from gmmproxy.trajectory import Ensemble
+
+    if isinstance(source, Ensemble):
+        if source.replicates == 0:
+            raise ValueError("source is an empty Ensemble (no completed replicate)")
+        return (np.asarray(source.n_silos, dtype=np.int64), np.asarray(source.n_switched, dtype=np.int64),
+                np.asarray(source.final_silos, dtype=np.int64), int(source.config.n_agents))
+    if isinstance(source, LLMTrajectory):
+        source = [source]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, LLMTrajectory) for s in source):
+        shapes = {s.silos.shape for s in source}
+        if len(shapes) != 1:
+            raise ValueError(f"trajectories must share (T, n); got shapes {sorted(shapes)}")
+        silos = np.stack([s.silos for s in source])
+    else:
+        silos = np.asarray(source)
+        if silos.ndim == 2:
+            silos = silos[None]
+        if silos.ndim != 3:
+            raise ValueError(f"silo labels must have shape (T, n) or (R, T, n); got shape {silos.shape}")
+    silos = metrics._check_silos(silos)
+    ns = metrics.n_silos(silos).astype(np.int64)
+    sw = np.zeros(ns.shape, dtype=np.int64)
+    sw[:, 1:] = np.count_nonzero(silos[:, 1:, :] != silos[:, :-1, :], axis=-1)
+    return ns, sw, silos[:, -1, :].astype(np.int64), int(silos.shape[-1])
+
+
+def _entropy_bits(final_silos) -> np.ndarray:
+    out = np.empty(final_silos.shape[0])
+    n = final_silos.shape[1]
+    for b in range(final_silos.shape[0]):
+        _, counts = np.unique(final_silos[b], return_counts=True)
+        q = counts / n
+        out[b] = float(-(q * np.log2(q)).sum()) + 0.0
+    return out
+
+
+def summary_statistics(source, times=DEFAULT_TIMES) -> dict:
+    """Per-replicate summary statistics of proxy or LLM trajectories.
+
+    Parameters
+    ----------
+    source : Ensemble, LLMTrajectory, sequence of LLMTrajectory, or array_like of int
+        See :func:`silo_counts`.
+    times : sequence of int, default (5, 10, 20)
+        Steps at which N(t) is reported; each must be < T.
+
+    Returns
+    -------
+    dict
+        name -> ndarray (R,) of float, for every name of :func:`statistic_names`,
+        plus ``"n_steps"`` (int T, the censoring value of ``time_to_single_silo``).
+    """
+    times = _check_times(times)
+    ns, sw, final, n = silo_counts(source)
+    T = ns.shape[1]
+    late = [t for t in times if t >= T]
+    if late:
+        raise ValueError(f"times must be < the number of steps T = {T}; got {late}")
+    out = {f"n_silos_t{t}": ns[:, t].astype(np.float64) for t in times}
+    out["silos_final"] = ns[:, -1].astype(np.float64)
+    t_single = metrics.time_to_single_silo_from_counts(ns)
+    reached = t_single != metrics.NEVER
+    out["time_to_single_silo"] = np.where(reached, t_single, T).astype(np.float64)
+    out["reached_single_silo"] = reached.astype(np.float64)
+    out["switch_rate_mean"] = (sw[:, 1:].mean(axis=1) / n) if T > 1 else np.zeros(ns.shape[0])
+    out["entropy_final"] = _entropy_bits(final)
+    out["n_steps"] = T
+    return out

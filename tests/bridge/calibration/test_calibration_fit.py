@@ -1,0 +1,111 @@
+"""fit / validate / predict on small proxy-generated logs: resume, interrupts, the JSON shape, recovery."""
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyabc")
+pytest.importorskip("pandas")
+
+from gmmproxy.bridge.calibration import simulator  # noqa: E402
+from gmmproxy.bridge.calibration.batch import Geometry  # noqa: E402
+from gmmproxy.bridge.calibration.fit import fit, load_result  # noqa: E402
+from gmmproxy.bridge.calibration.model import Condition, ProxyModel  # noqa: E402
+from gmmproxy.bridge.calibration.predict import predict  # noqa: E402
+from gmmproxy.bridge.calibration.validate import validate  # noqa: E402
+
+N, T = 10, 30
+TIMES = (5, 10, 20)
+
+
+def _make_logs(tmp_path, theta, conditions, replicates, seed, model=None):
+    model = model or ProxyModel()
+    silos = simulator.simulate_silos(model, [theta], [Condition(p, k, N, T) for p, k in conditions],
+                                     replicates, Geometry(N), seed)[0]
+    paths = []
+    for (p, k), s in zip(conditions, silos):
+        paths += simulator.write_proxy_logs(s, tmp_path, p_mirror=p, n_neighbors=k)
+    return paths
+
+
+SMALL = dict(population_size=12, replicates=2, loco=False, times=TIMES, progress=False)
+MODEL = ProxyModel(free=("time_scale", "p_exponent"), fixed={"rag_size": 1, "sigma": 0.1})
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("proxylogs")
+    return _make_logs(d, {"time_scale": 1.0, "p_exponent": 1.0}, [(0.2, 2), (0.7, 5)], 2, 1, MODEL)
+
+
+def test_resume_after_interrupt_continues_the_history(logs, tmp_path, monkeypatch):
+    out = tmp_path / "calib"
+    real = simulator.simulate_statistics
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 60:  # inside the second generation
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    import gmmproxy.bridge.calibration.fit as fitmod
+
+    monkeypatch.setattr(fitmod, "simulate_statistics", flaky)
+    first = fit(logs, out, model=MODEL, seed=3, max_generations=3, **SMALL)
+    assert first.info["interrupted"] and first.info["generations"] >= 1
+    kept = first.info["generations"]
+    monkeypatch.setattr(fitmod, "simulate_statistics", real)
+    with pytest.raises(ValueError, match="already holds a calibration"):
+        fit(logs, out, model=MODEL, seed=3, max_generations=3, **SMALL)
+    # two resumptions from the same interrupted history give the same posterior
+    import shutil
+
+    shutil.copytree(out, tmp_path / "copy")
+    a = fit(logs, out, model=MODEL, seed=3, max_generations=3, resume=True, **SMALL)
+    b = fit(logs, tmp_path / "copy", model=MODEL, seed=3, max_generations=3, resume=True, **SMALL)
+    assert a.info["generations"] == 3 > kept - 1
+    np.testing.assert_array_equal(a.posterior.to_numpy(), b.posterior.to_numpy())
+    again = load_result(out)
+    np.testing.assert_allclose(again.posterior.to_numpy(), a.posterior.to_numpy())
+
+
+def test_validate_json_shape_and_predict(logs, tmp_path):
+    res = fit(logs, tmp_path / "c", model=MODEL, seed=0, max_generations=1, **SMALL)
+    table = validate(res, draws=10, baseline_replicates=10)
+    json.dumps(table)  # plain JSON
+    assert set(table) >= {"conditions", "score"}
+    assert set(table["score"]) >= {"calibrated", "baseline"}
+    assert len(table["conditions"]) == 2
+    needed = {"observed_mean", "observed_min", "observed_max", "predicted_mean", "predicted_lo",
+              "predicted_hi", "baseline_mean"}
+    for c in table["conditions"]:
+        assert set(c) >= {"p_mirror", "n_neighbors", "replicates", "statistics"}
+        assert c["replicates"] == 2
+        assert set(c["statistics"]) >= {"silos_final", "time_to_single_silo", "n_silos_t5", "n_silos_t10",
+                                        "n_silos_t20", "switch_rate_mean"}
+        for st in c["statistics"].values():
+            assert set(st) >= needed
+            assert all(isinstance(st[k], float) for k in needed)
+            assert st["predicted_lo"] <= st["predicted_hi"]
+            assert st["observed_min"] <= st["observed_mean"] <= st["observed_max"]
+    ens = predict(res, 0.5, 3, steps=T, replicates=7, seed=2)
+    assert ens.silos.shape == (7, T, N) and ens.steps == T - 1
+    again = predict(tmp_path / "c", 0.5, 3, steps=T, replicates=7, seed=2)
+    np.testing.assert_array_equal(ens.silos, again.silos)
+    with pytest.raises(ValueError, match=r"n_neighbors must be in \[1, 9\]"):
+        predict(res, 0.5, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_simulation_based_calibration(tmp_path, seed):
+    """Logs made by the proxy at known parameters: the 90% posterior interval holds them."""
+    truth = {"time_scale": 1.3, "p_exponent": 1.6, "sigma": 0.12, "rag_size": 1.0}
+    model = ProxyModel(free=("time_scale", "p_exponent", "sigma"), fixed={"rag_size": 1})
+    logs = _make_logs(tmp_path, truth, [(0.2, 1), (0.2, 15), (0.7, 5), (0.7, 25)], 4, 100 + seed, model)
+    res = fit(logs, tmp_path / "c", model=model, seed=seed, population_size=60, max_generations=4,
+              replicates=4, loco=False, times=TIMES, progress=False)
+    summ = res.summary()
+    for name in model.free:
+        assert summ[name]["q05"] <= truth[name] <= summ[name]["q95"], (name, summ[name])
