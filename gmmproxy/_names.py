@@ -14,7 +14,7 @@ __all__ = ["CANONICAL", "ALIASES", "canonical"]
 CANONICAL = (
     "n_agents", "n_components", "sigma", "rag_size", "p_mirror", "n_neighbors", "means",
     "covariances", "init_weights", "init_rag", "eps", "update", "rag_replacement",
-    "update_covariances", "volume_preserving", "min_sd", "graph",
+    "update_covariances", "volume_preserving", "min_sd", "graph", "tie_break",
 )
 
 # alias -> canonical name. Dashes are read as underscores before the lookup, so

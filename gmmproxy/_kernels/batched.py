@@ -31,7 +31,9 @@ used, so speed-ups there carry over.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from gmmproxy._kernels.cache import kernel
 
 from gmmproxy._kernels.gmm import (
     banded_densities_1d,
@@ -51,7 +53,7 @@ from gmmproxy._kernels.rng import randint, uniform
 TIE_JITTER = 1e-9
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work, out):
     """Scaled densities of x -> out; returns (lo, hi, underflow log-scale) as in ``gmm.py``."""
     if banded:
@@ -64,7 +66,7 @@ def _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacin
     return 0, mu.shape[0], underflow_log_scale(logd, half_logdet, best, mu.shape[1])
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _span_of_row(W, i, span_lo, span_hi, floor):
     """Record the smallest interval [lo, hi) outside which row i of W equals its minimum.
 
@@ -92,7 +94,7 @@ def _span_of_row(W, i, span_lo, span_hi, floor):
     floor[i] = f
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _sq_distance_row_sparse(W, i, span_lo, span_hi, floor, out):
     """out[b] = squared Euclidean distance of weight rows i and b, from their spans (see _span_of_row).
 
@@ -122,7 +124,7 @@ def _sq_distance_row_sparse(W, i, span_lo, span_hi, floor, out):
     out[i] = 0.0
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, drow, cand, best):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
@@ -182,7 +184,7 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, drow, cand, best):
     return i  # not reached
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _argmax_row(W, i):
     best = W[i, 0]
     arg = 0
@@ -193,7 +195,7 @@ def _argmax_row(W, i):
     return arg
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DN, BL, BH, BS, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing,
             cutoff, logd, work, acted, slot_new, y_new, dy_new, lo_new, hi_new, bs_new, span_lo, span_hi, floor, drow,
             cand, best, x, y, dx, dy, WB, p, k, rounds_per_step, activation, eps, answer_current, steps, out_silos):
@@ -256,7 +258,7 @@ def _rounds(state, W, Wn, R, DN, BL, BH, BS, mu, chol, mu1, inv_sd, log_sd, half
             out_silos[t + 1, i] = _argmax_row(W, i)
 
 
-@njit(cache=True)
+@kernel()
 def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
             answer_current, steps, out_silos):
     """One replicate: ``steps`` recorded steps of ``rounds_per_step`` rounds each.
@@ -342,7 +344,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
             cand, best, x, y, dx, dy, WB, p, k, rounds_per_step, activation, eps, answer_current, steps, out_silos)
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
              answer_current, steps, out_silos):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.

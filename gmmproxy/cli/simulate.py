@@ -113,6 +113,8 @@ _MODEL_OPTIONS = [
     click.option("--volume-preserving", is_flag=True, help="With --update-covariances: keep det(Sigma) fixed."),
     param_option("min_sd", type=float, default=0.01, show_default=True,
                  help="With --update-covariances: floor on standard deviations."),
+    click.option("--tie-break", type=click.Choice(["index", "random"]), default="index", show_default=True,
+                 help="Equally distant neighbour candidates: lower index first (the authors' rule) or at random."),
 ]
 
 
@@ -124,7 +126,7 @@ def _model_options(func):
 
 def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, means_file, cov_file,
             weights_file, rag_file, graph_file, eps, update, rag_replacement, update_covariances,
-            volume_preserving, min_sd):
+            volume_preserving, min_sd, tie_break="index"):
     from gmmproxy.config import SimulationConfig
 
     return SimulationConfig(
@@ -136,7 +138,7 @@ def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, mean
         init_rag=_load_array(rag_file, "--init-rag") if rag_file else None,
         graph=_load_array(graph_file, "--graph") if graph_file else None,
         eps=eps, update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
-        volume_preserving=volume_preserving, min_sd=min_sd,
+        volume_preserving=volume_preserving, min_sd=min_sd, tie_break=tie_break,
     )
 
 

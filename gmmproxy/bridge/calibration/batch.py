@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from gmmproxy._seeding import as_seed_sequence, replicate_states
+from gmmproxy._threading import parallel_launch
 
 __all__ = ["Geometry", "simulate_batch"]
 
@@ -133,6 +134,8 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
     states = replicate_states(as_seed_sequence(seed), J)
     out = np.zeros((J, int(steps) + 1, n), dtype=np.int16)
-    run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
-             int(steps), out)
+    # one prange launch at a time: Numba's fork-safe workqueue layer aborts on concurrent launches
+    with parallel_launch():
+        run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
+                 int(steps), out)
     return out
