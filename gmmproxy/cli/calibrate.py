@@ -82,7 +82,7 @@ def calibrate_group():
 @click.option("--loco-population", default=50, show_default=True, type=click.IntRange(min=10))
 @click.option("--loco-generations", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--resume", is_flag=True, help="Continue the fit in --out from its last finished generation.")
-@click.option("--overwrite", is_flag=True, help="Replace a calibration already in --out.")
+@click.option("--force", "--overwrite", "overwrite", is_flag=True, help="Replace a calibration already in --out.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write report.md and figures.")
 @click.pass_context
 def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, replicates, min_acceptance, free,
@@ -133,7 +133,8 @@ def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, repl
 @calibrate_group.command("predict")
 @click.argument("calib_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--p-mirror", required=True, type=click.FloatRange(0, 1), help="The LLM's mirroring probability.")
-@click.option("--neighbors", "n_neighbors", required=True, type=click.IntRange(min=1), help="The LLM's k.")
+@click.option("--n-neighbors", "--neighbors", "n_neighbors", required=True, type=click.IntRange(min=1),
+              help="The LLM's k.")
 @click.option("--steps", default=80, show_default=True, type=click.IntRange(min=1),
               help="Number of LLM steps T (t = 0 .. T-1).")
 @click.option("--replicates", default=500, show_default=True, type=click.IntRange(min=1))

@@ -45,7 +45,7 @@ def _parse_dim(value: str):
                    "of the first answer's position.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output .npz (means, covariances, initial_weights, label_names, provenance).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--force", "--overwrite", "overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_context
 def components_command(ctx, logs, embedder, dim, shrinkage, initial, out_path, overwrite,
