@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import click
 
 from gmmproxy.bridge.calibration.statistics import DEFAULT_TIMES
+from gmmproxy.cli._options import check_outputs, force_option
 
 _HINT = "calibration needs the 'calibrate' extra: pip install 'gmmproxy[calibrate]'"
 
@@ -20,23 +19,6 @@ def _need_extra(ctx):
     except ImportError:
         click.echo(f"Error: {_HINT}", err=True)
         ctx.exit(2)
-
-
-def _check_new_file(path, what, overwrite=False):
-    if path is None:
-        return None
-    p = Path(path)
-    if p.exists() and p.is_dir():
-        raise click.BadParameter(f"{what} must be a file path; {str(p)!r} is a folder")
-    if not p.parent.exists():
-        raise click.BadParameter(f"{what}: folder {str(p.parent)!r} does not exist")
-    return p
-
-
-def _atomic_write(path: Path, text: str):
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _parse_times(value):
@@ -142,14 +124,15 @@ def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, repl
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as one JSON object.")
 @click.option("--save", "save_path", default=None, type=click.Path(dir_okay=False),
               help="Also save the Ensemble (.npz).")
+@force_option
 @click.pass_context
-def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, seed, as_json, save_path):
+def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, seed, as_json, save_path, force):
     """Predict the LLM's silo statistics for a setting, from the posterior."""
     _need_extra(ctx)
     from gmmproxy.bridge.calibration.predict import predict
     from gmmproxy.bridge.calibration.statistics import summary_statistics
 
-    _check_new_file(save_path, "--save")
+    check_outputs(force, save=save_path)
     ens = predict(calib_dir, p_mirror, n_neighbors, steps=steps, replicates=replicates, seed=seed)
     st = summary_statistics(ens)
     T = st.pop("n_steps")
@@ -177,14 +160,15 @@ def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, se
 @click.option("--draws", default=200, show_default=True, type=click.IntRange(min=10),
               help="Posterior draws for the predictive band.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@force_option
 @click.pass_context
-def validate_command(ctx, calib_dir, logs, as_json, plot_path, draws, seed):
+def validate_command(ctx, calib_dir, logs, as_json, plot_path, draws, seed, force):
     """Compare a calibration with LLM runs (default: the runs it was fitted to)."""
     _need_extra(ctx)
     from gmmproxy.bridge.calibration.fit import load_logs, load_result
     from gmmproxy.bridge.calibration.validate import validate
 
-    plot_path = _check_new_file(plot_path, "--plot")
+    check_outputs(force, plot=plot_path)
     res = load_result(calib_dir)
     table = validate(res, list(logs) or None, draws=draws, seed=seed)
     if plot_path is not None:

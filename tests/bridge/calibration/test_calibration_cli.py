@@ -57,3 +57,12 @@ def test_validate_json_via_cli(tmp_path):
                                   "--neighbors", "3", "--steps", "25", "--replicates", "5", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["replicates"] == 5
+    # outputs are checked before any work: a missing folder, an existing file without --force
+    r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
+                                  "--n-neighbors", "3", "--save", str(tmp_path / "no" / "e.npz")])
+    assert r.exit_code == 2 and "--save" in r.output and "does not exist" in r.output, r.output
+    (tmp_path / "old.png").write_bytes(b"x")
+    r = CliRunner().invoke(main, ["calibrate", "validate", str(tmp_path / "c"), *logs, "--draws", "10",
+                                  "--plot", str(tmp_path / "old.png")])
+    assert r.exit_code == 2 and "--force" in r.output, r.output
+    assert (tmp_path / "old.png").read_bytes() == b"x"
