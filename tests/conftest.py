@@ -2,6 +2,10 @@
 
 This folder is on ``sys.path`` (pytest's default import mode inserts the folder of each
 conftest.py), so shared helpers such as ``llm_fake_server`` import from any test folder.
+Because of that, no test folder may carry the name of a top-level package of the project
+(``gmmproxy``, ``theory``, ``experiments``): under a plain ``pytest`` (which, unlike ``python -m
+pytest``, does not put the working directory on the path) the folder would be imported as a
+namespace package in its place. The theory tests therefore live in ``tests/theory_tests``.
 """
 import os
 from pathlib import Path
