@@ -139,6 +139,8 @@ def plot(result: dict, path=None, provenance_info=None):
     for title, side, ax in sides:
         plot_perspective(side["positions"][..., 0], silos=side["silos"], marker_size=0, ax=ax,
                          title=title, ylabel="perspective (coordinate 1)")
+        if ax.get_legend() is not None:  # the figure's own flower key below replaces the silo-index key
+            ax.get_legend().remove()
     lo = min(a.get_ylim()[0] for _, _, a in sides)
     hi = max(a.get_ylim()[1] for _, _, a in sides)
     for _, _, a in sides:
@@ -165,6 +167,8 @@ def plot(result: dict, path=None, provenance_info=None):
     ax.plot(t_proxy, proxy["n_silos"], color="tab:blue", linestyle="--", linewidth=1,
             label="proxy silos")
     ax.set_yscale("log")
+    # head room above N(0) = n for the key, so it never covers a curve
+    ax.set_ylim(0.8, 4.0 * max(np.max(llm["n_silos"]), np.max(proxy["n_silos"])))
     ax.set_yticks([1, 2, 5, 10, 30], labels=["1", "2", "5", "10", "30"])
     ax.set_xlabel("t")
     ax.set_ylabel("number")
