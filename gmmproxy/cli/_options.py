@@ -44,3 +44,16 @@ def check_outputs(force: bool, **outputs) -> None:
         if key in seen:
             raise ValueError(f"{flag} and {seen[key]} name the same file {str(path)!r}")
         seen[key] = flag
+
+
+def parse_auto_or_count(value: str, option: str):
+    """``"auto"`` or an integer >= 1 given as text (a dimension, a number of components)."""
+    if value == "auto":
+        return "auto"
+    try:
+        d = int(value)
+    except ValueError:
+        raise ValueError(f"{option} must be 'auto' or an int >= 1; got {value!r}") from None
+    if d < 1:
+        raise ValueError(f"{option} must be 'auto' or an int >= 1; got {d}")
+    return d

@@ -14,7 +14,7 @@ import click
 import numpy as np
 
 from gmmproxy._outputs import atomic_write, check_output
-from gmmproxy.cli._options import check_outputs, force_option
+from gmmproxy.cli._options import check_outputs, force_option, parse_auto_or_count
 
 __all__ = ["import_command", "silos_command", "perspective_command"]
 
@@ -188,18 +188,6 @@ def silos_command(log_path, plot_path, force, every, as_json, allow_partial):
 # ---------------------------------------------------------------------------------------
 
 
-def _parse_components(value: str):
-    if value == "auto":
-        return "auto"
-    try:
-        d = int(value)
-    except ValueError:
-        raise ValueError(f"--n-components must be 'auto' or an int >= 1; got {value!r}") from None
-    if d < 1:
-        raise ValueError(f"--n-components must be 'auto' or an int >= 1; got {d}")
-    return d
-
-
 @click.command("perspective")
 @click.argument("log_path", metavar="LOG", type=click.Path(exists=True, dir_okay=False))
 @click.option("--embedder", default=None,
@@ -230,7 +218,7 @@ def perspective_command(log_path, embedder, mode, n_components, max_clusters, se
     from gmmproxy.perspective import cluster_steps, iso_mirror, perspective_space
 
     every = _check_every(every)
-    d = _parse_components(n_components)
+    d = parse_auto_or_count(n_components, "--n-components")
     if max_clusters < 1:
         raise ValueError(f"--max-clusters must be >= 1; got {max_clusters}")
     if save_path is not None and not str(save_path).endswith(".npz"):

@@ -11,19 +11,9 @@ import os
 import click
 import numpy as np
 
+from gmmproxy.cli._options import parse_auto_or_count
+
 __all__ = ["components_command"]
-
-
-def _parse_dim(value: str):
-    if value == "auto":
-        return "auto"
-    try:
-        d = int(value)
-    except ValueError:
-        raise ValueError(f"dim must be 'auto' or an int >= 1; got {value!r}") from None
-    if d < 1:
-        raise ValueError(f"dim must be 'auto' or an int >= 1; got {d}")
-    return d
 
 
 @click.command("components")
@@ -64,7 +54,7 @@ def components_command(ctx, logs, embedder, dim, shrinkage, initial, out_path, o
 
     try:
         # everything checkable is checked before the (possibly long) embedding
-        d = _parse_dim(dim)
+        d = parse_auto_or_count(dim, "dim")
         if shrinkage is not None and not (shrinkage >= 0 and shrinkage < float("inf")):
             raise ValueError(f"shrinkage must be a finite number >= 0; got {shrinkage}")
         out = _check_out_path(out_path, overwrite)
