@@ -167,35 +167,43 @@ def csr_of(graph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return indptr, indices
 
 
-def describe(cfg) -> str:
-    dens, partner = variant_of(cfg)
+def describe(cfg, variant=None) -> str:
+    dens, partner = variant_of(cfg) if variant is None else variant
     alg = "Algorithm-2" if cfg.update_covariances else "Algorithm-1"
     return f"{alg} {rounds.DENSITY_NAMES[dens]} {rounds.PARTNER_NAMES[partner]}"
 
 
-def mixture(cfg) -> tuple[Mixture, np.ndarray]:
-    """The shared-mixture structure of a configuration, and its half log-determinants."""
+def mixture(cfg, dens=None) -> tuple[Mixture, np.ndarray]:
+    """The shared-mixture structure of a configuration, and its half log-determinants.
+
+    ``dens``: the density kind of ``variant_of(cfg)`` when already known.
+    Vectorised (no Python loop over K): this runs on every ``simulate`` call,
+    and at K = 300 the loops cost more than a short run's kernel.
+    """
     chol = np.linalg.cholesky(cfg.covariances)
     half_logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
     K = chol.shape[0]
     # fresh writable copies: a read-only array would be a different Numba type (another compile)
     mu = np.array(cfg.means, dtype=np.float64, order="C")
     mu1 = mu[:, 0].copy()
-    # math.log, not numpy.log: the same libm call the kernels make
-    inv_sd = np.array([1.0 / chol[c, 0, 0] for c in range(K)])
-    log_sd = np.array([math.log(chol[c, 0, 0]) for c in range(K)])
+    sd = np.ascontiguousarray(chol[:, 0, 0])
+    inv_sd = 1.0 / sd  # IEEE division: the same bits as a scalar loop
+    # math.log, not numpy.log (whose SIMD loop may differ in the last bit): the same libm call the kernels make
+    log_sd = np.array([math.log(v) for v in sd.tolist()])
     inv_spacing = 0.0
-    if variant_of(cfg)[0] == rounds.DENS_BANDED and K > 1 and mu1[K - 1] > mu1[0]:
+    if dens is None:
+        dens = variant_of(cfg)[0]
+    if dens == rounds.DENS_BANDED and K > 1 and mu1[K - 1] > mu1[0]:
         # evenly spaced grid (to rounding): nearest mean by a division, not a search
         step = (mu1[K - 1] - mu1[0]) / (K - 1)
-        if all(abs(mu1[c] - (mu1[0] + c * step)) <= 1e-9 * step for c in range(K)):
+        if np.all(np.abs(mu1 - (mu1[0] + np.arange(K) * step)) <= 1e-9 * step):
             inv_spacing = 1.0 / step
     cutoff = 2.0 * math.log(cfg.eps) - 40.0  # gmm.density_cutoff
     return Mixture(mu, np.ascontiguousarray(chol), half_logdet, mu1, inv_sd, log_sd, float(inv_spacing),
                    float(cutoff), float(cfg.eps)), half_logdet
 
 
-def rules_of(cfg, half_logdet) -> Rules:
+def rules_of(cfg, half_logdet, partner=None) -> Rules:
     n = cfg.n_agents
     kvec = np.atleast_1d(np.asarray(cfg.n_neighbors, dtype=np.int64))
     graph = getattr(cfg, "graph", None)
@@ -204,7 +212,7 @@ def rules_of(cfg, half_logdet) -> Rules:
     indices = np.zeros((1, 1), dtype=np.int64)
     if graph is not None:
         g = np.array(graph if graph.ndim == 3 else graph[None], dtype=np.bool_, order="C")
-        if variant_of(cfg)[1] == rounds.PARTNER_SPARSE:
+        if (variant_of(cfg)[1] if partner is None else partner) == rounds.PARTNER_SPARSE:
             indptr, indices = csr_of(g)
         else:
             dense = g
@@ -267,8 +275,8 @@ def run_replicates(cfg, steps: int, states: np.ndarray, record: str, wdt, n_thre
     dens, partner = variant_of(cfg)
     fn = rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
     knn = partner in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH)
-    mix, half_logdet = mixture(cfg)
-    rules = rules_of(cfg, half_logdet)
+    mix, half_logdet = mixture(cfg, dens)
+    rules = rules_of(cfg, half_logdet, partner)
     start = start_of(cfg)
     mode = RECORD_CODES[record]
     out = allocate_outputs(cfg, steps, R, record, wdt)
@@ -277,7 +285,7 @@ def run_replicates(cfg, steps: int, states: np.ndarray, record: str, wdt, n_thre
     first = _block_args(cfg, states, bounds[0], bounds[1], start, mix, rules, steps, mode, out, knn)
     # everything else about the argument types is fixed by the variant
     key = (out["weights"].dtype.str, out["silos"].dtype.str)
-    entry, compile_s = compiled_entry(fn, first, describe(cfg), key)
+    entry, compile_s = compiled_entry(fn, first, describe(cfg, (dens, partner)), key)
     if n_blocks == 1:
         entry(*first)
     else:
