@@ -171,6 +171,36 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     return pick_k_nearest(state, cand, cnt, drow, k, rules.random_ties, scr.heap)
 
 
+@kernel(inline="always")
+def round_distances(W, scr, k, sequential, PARTNER):
+    """The round's weight-distance matrix ``scr.D``, when the variant reads it (synchronous kNN, dense graphs).
+
+    ``PARTNER`` is the variant's closure constant: the branch is pruned
+    before typing in the variants that never need the matrix.
+    """
+    if PARTNER == PARTNER_KNN or PARTNER == PARTNER_GRAPH:
+        if not sequential and (PARTNER == PARTNER_GRAPH or k < W.shape[0] - 1):
+            weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)
+
+
+@kernel(inline="always")
+def choose_partner(state, i, W, scr, rules, k, g, sequential, PARTNER):
+    """Agent i's partner this round: itself with probability ``rules.p`` (mirroring), else per the variant.
+
+    Shared by Algorithms 1 and 2. ``PARTNER`` is the variant's closure
+    constant (pruned before typing, so the unrestricted variant compiles no
+    selection code); synchronous rounds read distances from the round's
+    matrix (:func:`round_distances`), sequential rounds and sparse graphs
+    compute them from ``W``.
+    """
+    n = W.shape[0]
+    if uniform(state) < rules.p:
+        return i
+    if PARTNER == PARTNER_ALL or (PARTNER == PARTNER_KNN and k >= n - 1):
+        return other_uniform(state, i, n)
+    return choose_restricted(state, i, W, scr, rules, k, g, not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
+
+
 @kernel(_nrt=False)
 def densities_1d(x, mix, scr, out):
     """Scaled densities of scalar x[0] under 1-d components -> out (all K); returns (0, K, log-scale)."""
@@ -215,14 +245,12 @@ def alg1_kernel(DENSITY, PARTNER):
     key = (DENSITY, PARTNER)
     if key in _ALG1:
         return _ALG1[key]
-    NEEDS_D = PARTNER == PARTNER_KNN or PARTNER == PARTNER_GRAPH
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr):
         # row indices as plain int64: a literal 0 or 1 would make Numba compile
         # a second copy of each helper specialised on the literal
         ROW0 = np.int64(0)
-        ROW1 = np.int64(1)
         n, K = pop.W.shape
         r = pop.R.shape[1]
         d = pop.R.shape[2]
@@ -263,46 +291,43 @@ def alg1_kernel(DENSITY, PARTNER):
             for t in range(steps):
                 k = round_k(t, rules)
                 g = round_graph(t, rules)
-                if NEEDS_D and not sequential:
-                    if PARTNER == PARTNER_GRAPH or k < n - 1:
-                        weight_distances_sparse(cur.W, scr.D, scr.supp, scr.nsupp, scr.floor)
+                round_distances(cur.W, scr, k, sequential, PARTNER)
                 for i in range(n):
-                    if uniform(state) < rules.p:
-                        j = i
-                    elif PARTNER == PARTNER_ALL or (PARTNER == PARTNER_KNN and k >= n - 1):
-                        j = other_uniform(state, i, n)
-                    else:
-                        j = choose_restricted(state, i, cur.W, scr, rules, k, g,
-                                              not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
-                    # query from agent i, drawn with its current weights
-                    if DENSITY == DENS_ND:
-                        sample_point(state, cur.W, i, mix.mu, mix.chol, scr.x)
-                    else:
-                        sample_point_1d(state, cur.W, i, mix.mu, mix.chol, scr.x)
-                    if DENSITY == DENS_BANDED:
-                        lx, hx, bx = densities_banded(scr.x, mix, scr.dx)
-                    elif DENSITY == DENS_1D:
-                        lx, hx, bx = densities_1d(scr.x, mix, scr, scr.dx)
-                    else:
-                        lx, hx, bx = densities_nd(scr.x, mix, scr, scr.dx)
-                    # partner's pseudo-update: j's RAG with x in place of its farthest (or oldest) point
-                    slot_j = cur.ptr[j] if fifo else farthest_index(cur.R, j, scr.x)
-                    em_weights(cur.W, j, cur.DN, j, cur.BL, cur.BH, cur.BS, slot_j, scr.dx, lx, hx, bx, mix.eps,
-                               scr.WB, ROW0)
-                    # answer drawn from the pseudo-updated weights (row 0 of WB)
-                    if DENSITY == DENS_ND:
-                        sample_point(state, scr.WB, ROW0, mix.mu, mix.chol, scr.y)
-                    else:
-                        sample_point_1d(state, scr.WB, ROW0, mix.mu, mix.chol, scr.y)
-                    if DENSITY == DENS_BANDED:
-                        ly, hy, by = densities_banded(scr.y, mix, scr.dy)
-                    elif DENSITY == DENS_1D:
-                        ly, hy, by = densities_1d(scr.y, mix, scr, scr.dy)
-                    else:
-                        ly, hy, by = densities_nd(scr.y, mix, scr, scr.dy)
-                    slot_i = cur.ptr[i] if fifo else farthest_index(cur.R, i, scr.y)
-                    em_weights(cur.W, i, cur.DN, i, cur.BL, cur.BH, cur.BS, slot_i, scr.dy, ly, hy, by, mix.eps,
-                               scr.WB, ROW1)
+                    j = choose_partner(state, i, cur.W, scr, rules, k, g, sequential, PARTNER)
+                    # Two phases with the same steps, written once (each inlined helper
+                    # is typed and compiled once, not twice):
+                    # 0: query x from agent i's current weights; partner j's
+                    #    pseudo-update (j's RAG with x in place of its farthest
+                    #    or oldest point) -> row 0 of WB;
+                    # 1: answer y from that pseudo-update; agent i's update with
+                    #    y in its RAG -> row 1 of WB.
+                    src = cur.W
+                    src_row = i
+                    who = j
+                    pt = scr.x
+                    dens = scr.dx
+                    ly, hy, by = ROW0, ROW0, 0.0
+                    slot_i = ROW0
+                    for phase in range(2):
+                        if DENSITY == DENS_ND:
+                            sample_point(state, src, src_row, mix.mu, mix.chol, pt)
+                        else:
+                            sample_point_1d(state, src, src_row, mix.mu, mix.chol, pt)
+                        if DENSITY == DENS_BANDED:
+                            ly, hy, by = densities_banded(pt, mix, dens)
+                        elif DENSITY == DENS_1D:
+                            ly, hy, by = densities_1d(pt, mix, scr, dens)
+                        else:
+                            ly, hy, by = densities_nd(pt, mix, scr, dens)
+                        slot_i = cur.ptr[who] if fifo else farthest_index(cur.R, who, pt)
+                        em_weights(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly, hy, by,
+                                   mix.eps, scr.WB, phase)
+                        src = scr.WB
+                        src_row = ROW0
+                        who = i
+                        pt = scr.y
+                        dens = scr.dy
+                    # from here on (ly, hy, by, slot_i) describe the answer y, agent i's new RAG point
                     if not sequential:
                         # carry agent i's unchanged RAG rows into the new buffers
                         # (explicit loops: slice assignment is slow in Numba)
@@ -346,7 +371,6 @@ def alg2_kernel(PARTNER):
     """
     if PARTNER in _ALG2:
         return _ALG2[PARTNER]
-    NEEDS_D = PARTNER == PARTNER_KNN or PARTNER == PARTNER_GRAPH
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr, cs):
@@ -384,17 +408,9 @@ def alg2_kernel(PARTNER):
             for t in range(steps):
                 k = round_k(t, rules)
                 g = round_graph(t, rules)
-                if NEEDS_D and not sequential:
-                    if PARTNER == PARTNER_GRAPH or k < n - 1:
-                        weight_distances_sparse(cur.W, scr.D, scr.supp, scr.nsupp, scr.floor)
+                round_distances(cur.W, scr, k, sequential, PARTNER)
                 for i in range(n):
-                    if uniform(state) < rules.p:
-                        j = i
-                    elif PARTNER == PARTNER_ALL or (PARTNER == PARTNER_KNN and k >= n - 1):
-                        j = other_uniform(state, i, n)
-                    else:
-                        j = choose_restricted(state, i, cur.W, scr, rules, k, g,
-                                              not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
+                    j = choose_partner(state, i, cur.W, scr, rules, k, g, sequential, PARTNER)
                     sample_point(state, cur.W, i, mu, cur.CH[i], scr.x)
                     slot_j = cur.ptr[j] if fifo else farthest_index(cur.R, j, scr.x)
                     em_cov(cur.W, j, cur.R, j, slot_j, scr.x, mu, cur.CH, cur.HL, j, mix, rules, scr, cs,
