@@ -159,7 +159,7 @@ def underflow_log_scale(logd, half_logdet, best, d):
     return best - 0.5 * d * LOG_2PI
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def underflows(ulog, tot):
     """True when a point's mixture density exp(ulog) * tot rounds to 0 in float64.
 
@@ -292,7 +292,7 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
         OUT[orow, c] *= inv_total
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def farthest_index(R, row, x):
     """Index of agent ``row``'s RAG point (``R[row]`` of shape (r, d)) farthest from x; first on ties."""
     best = -1.0

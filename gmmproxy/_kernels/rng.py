@@ -117,7 +117,7 @@ def categorical(state, probs):
     return _scan(probs, uniform(state) * total)
 
 
-@kernel(inline="always")
+@kernel(_nrt=False)
 def categorical_row(state, P, row):
     """An index drawn with probabilities ``P[row]``, which sum to 1 up to rounding.
 
