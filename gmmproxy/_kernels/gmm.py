@@ -82,11 +82,13 @@ def scale_densities(logd, best, cutoff, out):
         out[c] = math.exp(v) if v > cutoff else 0.0
 
 
-# The per-update helpers (1-d sampling, the EM weight step, the farthest RAG
-# point, the density band) are inlined into the rounds at Numba-IR level:
-# compiled as separate functions they cost 20-30% of the Figure-2 update time
-# (measured alternately against the previous engine); the rarer ones stay
-# separate, which is what keeps the compile time down.
+# The per-update helpers with loops over K (1-d sampling, the EM weight step,
+# the density band) are inlined into the rounds at Numba-IR level: compiled
+# all as separate functions they cost 15-30% of the Figure-2 update time
+# (measured alternately against the previous engine). Small ones
+# (``underflows``, ``farthest_index``, the generator in ``rng.py``) are
+# compiled once as separate functions: LLVM inlines them where it pays, and
+# they are not re-typed at every call site, which keeps the compile time down.
 @kernel(inline="always")
 def sample_point_1d(state, W, row, mu, chol, out):
     """:func:`sample_point` for one-dimensional components (compiles without the d-dimensional code)."""
