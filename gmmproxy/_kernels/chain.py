@@ -173,6 +173,26 @@ def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
     return heap[pick]
 
 
+# Whole-array copies as explicit loops, not ``dst[...] = src``: Numba's
+# array assignment compiles a shape-mismatch error message (string
+# formatting and joins), which took a third of this module's first-use
+# compile time. Callers pass arrays of equal shape (``gmmproxy.chain``
+# validates the inputs).
+@kernel()
+def _copy2(src, dst):
+    for a in range(src.shape[0]):
+        for b in range(src.shape[1]):
+            dst[a, b] = src[a, b]
+
+
+@kernel()
+def _copy3(src, dst):
+    for a in range(src.shape[0]):
+        for b in range(src.shape[1]):
+            for c in range(src.shape[2]):
+                dst[a, b, c] = src[a, b, c]
+
+
 @kernel()
 def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps,
                   rag_mode, log_deltas, track,
@@ -246,9 +266,9 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
     do_rec_r = rec_rag.shape[0] > 0
     do_rec_e = rec_i.shape[0] > 0
     if do_rec_w:
-        rec_logw[0] = logw
+        _copy2(logw, rec_logw[0])
     if do_rec_r:
-        rec_rag[0] = rag
+        _copy3(rag, rec_rag[0])
 
     for t in range(steps):
         i = randint(state, m)
@@ -291,9 +311,9 @@ def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps
                     hit_time[lv] = t + 1
 
         if do_rec_w:
-            rec_logw[t + 1] = logw
+            _copy2(logw, rec_logw[t + 1])
         if do_rec_r:
-            rec_rag[t + 1] = rag
+            _copy3(rag, rec_rag[t + 1])
         if do_rec_e:
             rec_i[t] = i
             rec_j[t] = j
@@ -312,8 +332,8 @@ def run_block(states, lo, hi, logw0, rag0, means, sigmas, steps, k, log_eps, log
               hit_time, final_ok, in_window):
     """Replicates ``lo .. hi-1``; replicate ``b`` uses only ``states[b]`` and row ``b`` of the outputs."""
     for b in range(lo, hi):
-        out_logw[b] = logw0
-        out_rag[b] = rag0
+        _copy2(logw0, out_logw[b])
+        _copy3(rag0, out_rag[b])
         run_replicate(states[b], out_logw[b], out_rag[b], means, sigmas, steps, k,
                       log_eps, log_1m_eps, rag_mode, log_deltas, track,
                       rec_logw[b], rec_rag[b], rec_i[b], rec_j[b], rec_x[b],
