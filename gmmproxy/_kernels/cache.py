@@ -120,6 +120,11 @@ def kernel(**options):
     the values of the closure variables (see ``rounds.py``).
     """
     options.pop("cache", None)
+    # NumPy's error model: a float division by zero gives inf/NaN instead of
+    # a compiled ZeroDivisionError check at every division (the kernels'
+    # divisors are positive by construction: clipped weights, counts >= 1);
+    # fewer branches to compile, and loops with a division can vectorise
+    options.setdefault("error_model", "numpy")
 
     def wrap(func):
         disp = numba.njit(**options)(func)
