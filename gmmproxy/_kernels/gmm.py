@@ -77,9 +77,20 @@ def log_density_nd(x, mu, chol, half_logdet, out, work):
 @kernel(inline="always")
 def scale_densities(logd, best, cutoff, out):
     """out[c] = exp(logd[c] - best), or 0 where that is below exp(cutoff)."""
+    prev = 0.0
     for c in range(logd.shape[0]):
         v = logd[c] - best
-        out[c] = math.exp(v) if v > cutoff else 0.0
+        if v > cutoff:
+            # "+ 0.0 * prev" adds exactly +0.0 (prev is a density in [0, 1])
+            # but chains each exp to the previous one, which keeps LLVM from
+            # vectorising the loop: vectorised, it evaluated exp on *every*
+            # component (then selected), 30 exps per point instead of the ~5
+            # above the cutoff, most of them underflowing into glibc's slow
+            # error-reporting path -- a third of Algorithm 2's update time
+            prev = math.exp(v + 0.0 * prev)
+            out[c] = prev
+        else:
+            out[c] = 0.0
 
 
 # The per-update helpers with loops over K (1-d sampling, the EM weight step,
