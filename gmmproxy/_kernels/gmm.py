@@ -57,6 +57,18 @@ def log_density_nd(x, mu, chol, half_logdet, out, work):
     K = mu.shape[0]
     d = mu.shape[1]
     best = -np.inf
+    if d == 1:
+        # the same arithmetic as the general loop below (q = 0 + z*z = z*z),
+        # with the maximum taken in a second pass so that LLVM vectorises the
+        # divisions (Algorithm 2 runs this for every RAG point of every update)
+        x0 = x[0]
+        for c in range(K):
+            z = (x0 - mu[c, 0]) / chol[c, 0, 0]
+            out[c] = -0.5 * (z * z) - half_logdet[c]
+        for c in range(K):
+            if out[c] > best:
+                best = out[c]
+        return best
     for c in range(K):
         # forward substitution L z = x - mu_c; Mahalanobis distance = |z|^2
         q = 0.0
