@@ -164,6 +164,14 @@ def test_old_simulate_module_path_warns_and_reaches_the_private_module():
         importlib.import_module("gmmproxy.simulate").no_such_name
 
 
+@pytest.mark.parametrize("old, new, name", [("gmmproxy.simulate_cli", "gmmproxy.cli.simulate", "simulate_command"),
+                                             ("gmmproxy.llm.cli", "gmmproxy.cli.llm", "llm_group")])
+def test_old_command_module_paths_warn_and_reach_the_cli_package(old, new, name):
+    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated; use {new}"):
+        value = getattr(importlib.import_module(old), name)
+    assert value is getattr(importlib.import_module(new), name)
+
+
 def test_old_sweep_paths_still_import():
     import gmmproxy.plotting
     import gmmproxy.sweeps
