@@ -47,7 +47,8 @@ def _is_networkx(value) -> bool:
 
 
 def _is_json_form(value) -> bool:
-    return isinstance(value, dict) and value.get("format") == "csr"
+    # (a scipy.sparse DOK matrix is a dict too)
+    return isinstance(value, dict) and not _is_scipy_sparse(value) and value.get("format") == "csr"
 
 
 def is_sparse_input(value) -> bool:
@@ -320,7 +321,7 @@ def validate_graph(value, n: int):
         return _pack(n, [_one_sparse(value, n, "")], False)
     if isinstance(value, (list, tuple)) and is_sparse_input(value):
         return _pack(n, [_one_sparse(v, n, f"[{t}]") for t, v in enumerate(value)], True)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and not _is_scipy_sparse(value):
         raise ValueError(f"graph must be {_FORMS}; got a dict without format='csr'")
     g = _dense(value, n)
     g.setflags(write=False)
