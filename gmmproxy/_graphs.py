@@ -238,6 +238,9 @@ def _from_dense(value, n: int) -> SparseGraph:
 
 
 def _from_json(value: dict, n: int) -> SparseGraph:
+    if value.get("stored") == "arrays" and "indptr" not in value:
+        raise ValueError("graph: this CSR dict says its arrays are stored elsewhere (a saved result's "
+                         "metadata); load the result file with Trajectory.load / Ensemble.load")
     try:
         if int(value["n_agents"]) != n:
             raise ValueError(f"graph is for n_agents = {value['n_agents']}; the config has n_agents = {n}")

@@ -360,13 +360,20 @@ class SimulationConfig:
         fields.update(changes)
         return SimulationConfig(**fields)
 
-    def to_dict(self) -> dict:
-        """JSON-friendly representation (arrays as nested lists)."""
+    def to_dict(self, *, graph_inline: bool = True) -> dict:
+        """JSON-friendly representation (arrays as nested lists).
+
+        A :class:`~gmmproxy.topology.SparseGraph` becomes ``{"format": "csr", "n_agents",
+        "schedule", "indptr", "indices"}`` (the constructor reads it back); with
+        ``graph_inline=False`` its arrays are left out (``"stored": "arrays"``: the caller stores
+        them, as ``Trajectory.save`` does).
+        """
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if isinstance(v, SparseGraph):
-                out[f.name] = v.to_dict()
+                out[f.name] = v.to_dict() if graph_inline else {
+                    "format": "csr", "stored": "arrays", "n_agents": v.n_agents, "schedule": v.is_schedule}
             else:
                 out[f.name] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
         return out

@@ -92,6 +92,12 @@ def test_json_pickle_and_saved_trajectory_round_trip(tmp_path):
     loaded = gmmproxy.Trajectory.load(tr.save(tmp_path / "run.npz"))
     assert loaded.config == cfg
     np.testing.assert_array_equal(loaded.silos, tr.silos)
+    with np.load(tmp_path / "run.npz") as f:  # the graph is stored as arrays, not as JSON lists
+        meta = json.loads(str(f["__meta__"]))
+        assert meta["config"]["graph"] == {"format": "csr", "stored": "arrays", "n_agents": n, "schedule": True}
+        np.testing.assert_array_equal(f["__graph_indptr__"], cfg.graph.indptr)
+    ens = simulate_many(cfg, steps=T, replicates=2, seed=1, progress=False)
+    assert gmmproxy.Ensemble.load(ens.save(tmp_path / "ens.npz")).config == cfg
     # a CSR dict with a column out of range is refused
     d = cfg.graph.to_dict()
     d["indices"][0][0] = n

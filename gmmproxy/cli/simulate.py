@@ -230,7 +230,7 @@ def _plot_single(traj, path):
     silos = traj.silos
     if silos is None:
         raise ValueError("--plot needs recorded silos (--record silos or weights)")
-    plot_silos(silos, title=title, path=path, provenance=traj.provenance())
+    plot_silos(silos, title=title, path=path, provenance=traj.provenance(graph_inline=False))
 
 
 def _plot_batch(ens, path):
@@ -239,4 +239,4 @@ def _plot_batch(ens, path):
     cfg = ens.config
     title = (f"{ens.replicates} replicates: n={cfg.n_agents}, K={cfg.n_components}, sigma={cfg.sigma:g}, "
              f"r={cfg.rag_size}, p={cfg.p_mirror:g}, k={cfg.n_neighbors}")
-    plot_ensemble_n_silos(ens.n_silos, title=title, path=path, provenance=ens.provenance())
+    plot_ensemble_n_silos(ens.n_silos, title=title, path=path, provenance=ens.provenance(graph_inline=False))
