@@ -264,3 +264,28 @@ def test_random_graph_is_erdos_renyi(directed):
 def test_random_graph_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         random_graph(**kw)
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_cli_graph_npz_equals_npy(tmp_path):
+    from click.testing import CliRunner
+
+    from gmmproxy.cli import main
+
+    n = 40
+    A = random_graph(n, 4, seed=5)
+    sparse.save_npz(tmp_path / "g.npz", A)
+    np.save(tmp_path / "g.npy", A.toarray())
+    outs = {}
+    for name in ("g.npz", "g.npy"):
+        out = tmp_path / f"run-{name}.npz"
+        res = CliRunner().invoke(main, ["simulate", "--n-agents", str(n), "--n-components", "5", "--n-neighbors", "2",
+                                        "--graph", str(tmp_path / name), "--steps", "4", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[name] = gmmproxy.Trajectory.load(out)
+    assert isinstance(outs["g.npz"].config.graph, SparseGraph)
+    np.testing.assert_array_equal(outs["g.npz"].weights, outs["g.npy"].weights)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    res = CliRunner().invoke(main, ["simulate", "--n-agents", str(n), "--graph", str(tmp_path / "bad.npz")])
+    assert res.exit_code == 2 and "--graph: cannot read" in res.stderr and "scipy.sparse" in res.stderr
