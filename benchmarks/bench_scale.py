@@ -123,6 +123,15 @@ def plot(cv: dict, path: str) -> None:
     for key, (label, marker, color) in styles.items():
         ns = sorted(cv[key])
         ax.loglog(ns, [cv[key][n] for n in ns], marker=marker, color=color, label=label)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    # labelled ticks at 0.5, 1, 2, 5, 10 µs: a reader can read values off the log axis
+    lo = min(min(v.values()) for v in cv.values())
+    hi = max(max(v.values()) for v in cv.values())
+    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo / 1.5 <= t <= hi * 1.5]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("number of agents n")
     ax.set_ylabel("CPU time per agent update (µs)")
     ax.set_title(f"Cost per update against n (K = {K}, r = 5, p = 0, 1 thread)", fontsize=10)
@@ -131,7 +140,7 @@ def plot(cv: dict, path: str) -> None:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), frameon=False, fontsize=8.5, ncol=1)
     fig.tight_layout()
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), "." + os.path.basename(path) + ".part.png")
-    fig.savefig(tmp, dpi=130)
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
     os.replace(tmp, path)
 
 
