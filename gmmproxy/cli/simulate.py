@@ -197,12 +197,7 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     if replicates is None:
         traj = simulate(cfg, steps, seed, record=record or "weights", weights_dtype=wdt, engine=engine)
         _print_single(traj, as_json)
-        if out:
-            path = traj.save(out)
-            click.echo(f"wrote {path}", err=as_json)
-        if plot:
-            _plot_single(traj, plot)
-            click.echo(f"wrote {plot}", err=as_json)
+        _write_outputs(traj, out, plot, _plot_single, as_json)
         return
     if engine != "numba":
         raise ValueError("engine: batches (--replicates) run on the numba engine only; got 'reference'")
@@ -211,14 +206,22 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     _print_batch(ens, as_json)
     if ens.replicates == 0:
         sys.exit(130)
-    if out:
-        path = ens.save(out)
-        click.echo(f"wrote {path}", err=as_json)
-    if plot:
-        _plot_batch(ens, plot)
-        click.echo(f"wrote {plot}", err=as_json)
+    _write_outputs(ens, out, plot, _plot_batch, as_json)
     if ens.interrupted:
         sys.exit(130)
+
+
+def _write_outputs(result, out, plot, plotter, as_json):
+    """Save a Trajectory or Ensemble and its figure where asked; report each file written.
+
+    With --json the report goes to stderr, so stdout stays one JSON object.
+    """
+    if out:
+        path = result.save(out)
+        click.echo(f"wrote {path}", err=as_json)
+    if plot:
+        plotter(result, plot)
+        click.echo(f"wrote {plot}", err=as_json)
 
 
 def _plot_single(traj, path):
