@@ -289,3 +289,15 @@ def test_cli_graph_npz_equals_npy(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     res = CliRunner().invoke(main, ["simulate", "--n-agents", str(n), "--graph", str(tmp_path / "bad.npz")])
     assert res.exit_code == 2 and "--graph: cannot read" in res.stderr and "scipy.sparse" in res.stderr
+
+
+def test_sweep_cell_with_a_sparse_graph_runs_from_its_json_spec():
+    # a sweep ships each cell's config as JSON-like to its task: the CSR dict must rebuild the same run
+    from gmmproxy.sweeps._worker import run_cell
+
+    cfg = SimulationConfig(n_agents=30, n_components=5, graph=random_graph(30, 3, seed=2), n_neighbors=2)
+    spec = {"config": json.loads(json.dumps(cfg.to_dict())), "steps": 4, "replicates": 2,
+            "seed": {"entropy": 5, "spawn_key": []}, "n_threads": 1, "record_n_silos": True}
+    out = run_cell(spec)
+    ens = simulate_many(cfg, steps=4, replicates=2, seed=np.random.SeedSequence(5), progress=False)
+    np.testing.assert_array_equal(out["n_silos"], ens.n_silos)
