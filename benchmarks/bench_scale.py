@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_scale.py --quick                      # n = 10^4, 10^5, 10^6; a few minutes
     python benchmarks/bench_scale.py --plot docs/img/performance-cost-vs-n.png   # + the cost-vs-n curves
+    python benchmarks/bench_scale.py --quick --sizes 100000 --ref 28f385b      # this tree against a commit
 
 Each population size runs in a **child process** (so that its peak resident memory,
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss``, is its own): it draws a directed Erdos-Renyi graph
@@ -75,13 +76,41 @@ def child(n: int, steps: int, repeats: int, n_neighbors) -> dict:
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "rss_after_compile": rss0}
 
 
-def run_child(n: int, steps: int, repeats: int, n_neighbors) -> dict:
+def run_child(n: int, steps: int, repeats: int, n_neighbors, root: str | None = None) -> dict:
+    """One population size in a fresh interpreter; ``root``: import gmmproxy from there instead."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", str(n), "--steps", str(steps),
            "--repeats", str(repeats)]
     if n_neighbors is not None:
         cmd += ["--k", str(n_neighbors)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if root is not None:
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def before_after(ref: str, sizes: list, quick: bool) -> None:
+    """This tree against commit ``ref`` (exported with git archive), children alternating old/new."""
+    import tempfile
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", repo, "archive", ref, "gmmproxy"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        print(f"\nBefore/after: commit {ref} against this tree, fresh child processes alternating "
+              "(old, new, old, new, old, new); best CPU µs per update of each\n")
+        print(f"| n | partners | {ref} | this tree | speed-up |")
+        print("|---|---|---:|---:|---:|")
+        for n in sizes:
+            steps = max(2, int((3e6 if quick else 1e7) // n))
+            for k in (None, 5):
+                old, new = [], []
+                for _ in range(3):
+                    old.append(run_child(n, steps, 1, k, root=tmp)["us_per_update"])
+                    new.append(run_child(n, steps, 1, k)["us_per_update"])
+                who = "k = n - 1" if k is None else "k = 5"
+                print(f"| {n:,} | {who} | {min(old):.2f} | {min(new):.2f} | {min(old) / min(new):.2f}x |",
+                      flush=True)
 
 
 def curves(quick: bool) -> dict:
@@ -128,7 +157,7 @@ def plot(cv: dict, path: str) -> None:
     # labelled ticks at 0.5, 1, 2, 5, 10 µs: a reader can read values off the log axis
     lo = min(min(v.values()) for v in cv.values())
     hi = max(max(v.values()) for v in cv.values())
-    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo / 1.5 <= t <= hi * 1.5]
+    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo / 2 <= t <= hi * 2]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -149,6 +178,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer rounds and repetitions")
     ap.add_argument("--plot", metavar="PNG", help="also measure the three cost-vs-n curves and draw them here")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="population sizes, comma-separated")
+    ap.add_argument("--ref", metavar="COMMIT", help="only compare this tree with an earlier commit (alternating)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=None, help=argparse.SUPPRESS)
@@ -174,6 +204,10 @@ def main(argv=None):
           f"{os.cpu_count()} logical cores; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start; "
           f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}; command: "
           f"python benchmarks/bench_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    if args.ref:
+        before_after(args.ref, sizes, args.quick)
+        print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     print()
     print(f"Directed Erdos-Renyi graph, mean out-degree {DEGREE}, K = {K}, r = 5, p = 0; CPU µs per update "
           "(set-up excluded); peak RSS of the child process")
