@@ -108,7 +108,7 @@ class SimulationConfig:
         bools in any format; a networkx graph with nodes 0..n-1 (an edge
         u -> v of a ``DiGraph`` lets u query v, an undirected edge works
         both ways); or a list of these, one per round. It is stored as a
-        :class:`gmmproxy.SparseGraph` (CSR, memory O(n + edges)) and never
+        :class:`gmmproxy.topology.SparseGraph` (CSR, memory O(n + edges)) and never
         made dense; the run is bit-identical to the same graph given densely.
     tie_break : {"index", "random"}
         How agents at exactly the k-th smallest distance are chosen into the
