@@ -7,6 +7,9 @@ T) found in the logs. One ABC particle simulates every condition with
 
     distance = sqrt(mean over conditions c and statistics s of ((sim_cs - obs_cs) / scale_s)**2)
 
+(over the pairs (c, s) where the observed statistic is known: ``copy_switch_rate``
+needs mirror flags, which some logs lack)
+
 is below the generation's threshold, where ``scale_s`` is the pooled
 within-condition standard deviation of statistic s over the observed
 replicates (floored, see :func:`statistic_scales`) -- the same normaliser
@@ -120,15 +123,16 @@ def load_logs(logs, times=DEFAULT_TIMES) -> list:
 
 #: floors of the statistic scales (half an agent / half a step; switch rate 0.005; entropy 0.05 bit)
 _SCALE_FLOORS = {"time_to_single_silo": 0.5, "reached_single_silo": 0.1, "switch_rate_mean": 0.005,
-                 "entropy_final": 0.05}
+                 "copy_switch_rate": 0.005, "entropy_final": 0.05}
 
 
 def statistic_scales(observed, names) -> np.ndarray:
     """Per statistic: pooled within-condition standard deviation of the observed replicates, floored.
 
-    Conditions with a single replicate do not contribute; floors: 0.5 for
-    silo counts and times, 0.1 for the share reaching one silo, 0.005 for
-    the switch rate, 0.05 bit for the entropy.
+    Conditions with a single replicate, or where the statistic is unknown
+    (NaN: ``copy_switch_rate`` of logs without mirror flags), do not
+    contribute; floors: 0.5 for silo counts and times, 0.1 for the share
+    reaching one silo, 0.005 for the switch rates, 0.05 bit for the entropy.
     """
     out = np.empty(len(names))
     for a, nm in enumerate(names):
@@ -136,7 +140,7 @@ def statistic_scales(observed, names) -> np.ndarray:
         den = 0
         for oc in observed:
             x = oc.statistics[nm]
-            if x.size > 1:
+            if x.size > 1 and np.all(np.isfinite(x)):
                 num += float(((x - x.mean()) ** 2).sum())
                 den += x.size - 1
         sd = math.sqrt(num / den) if den else 0.0
@@ -304,12 +308,14 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
     names = statistic_names(times)
     conds = [oc.condition for oc in observed]
     obs = np.array([[oc.statistics[nm].mean() for nm in names] for oc in observed])
-    obs_dict = {"x": obs.ravel()}
+    # statistics unknown for a condition (NaN, e.g. copy_switch_rate without mirror flags) are left out
+    known = np.isfinite(obs)
+    obs_dict = {"x": np.where(known, obs, 0.0).ravel()}
     w = 1.0 / scales
 
     def distance(x, x0):
         d = (np.asarray(x["x"]).reshape(obs.shape) - np.asarray(x0["x"]).reshape(obs.shape)) * w
-        return float(np.sqrt(np.mean(d * d)))
+        return float(np.sqrt(np.mean(d[known] ** 2)))
 
     # simulation i of a run started at generation g uses SeedSequence((seed, g, i))
     counter = {"gen": 0, "i": 0}

@@ -18,13 +18,15 @@ N, T = 10, 30
 TIMES = (5, 10, 20)
 
 
-def _make_logs(tmp_path, theta, conditions, replicates, seed, model=None):
+def _make_logs(tmp_path, theta, conditions, replicates, seed, model=None, flags=True):
+    """Proxy runs at ``theta`` written as logs, with their mirror flags unless ``flags=False``."""
     model = model or ProxyModel()
-    silos = simulator.simulate_silos(model, [theta], [Condition(p, k, N, T) for p, k in conditions],
-                                     replicates, Geometry(N), seed)[0]
+    runs = simulator.simulate_silos(model, [theta], [Condition(p, k, N, T) for p, k in conditions],
+                                    replicates, Geometry(N), seed, return_copied=True)[0]
     paths = []
-    for (p, k), s in zip(conditions, silos):
-        paths += simulator.write_proxy_logs(s, tmp_path, p_mirror=p, n_neighbors=k)
+    for (p, k), (s, copied) in zip(conditions, runs):
+        paths += simulator.write_proxy_logs(s, tmp_path, p_mirror=p, n_neighbors=k,
+                                            copied=copied if flags else None)
     return paths
 
 
@@ -109,3 +111,31 @@ def test_simulation_based_calibration(tmp_path, seed):
     summ = res.summary()
     for name in model.free:
         assert summ[name]["q05"] <= truth[name] <= summ[name]["q95"], (name, summ[name])
+
+
+def test_mirror_flags_are_used_where_known_and_left_out_elsewhere(tmp_path):
+    from gmmproxy.bridge.calibration.statistics import summary_statistics
+    from gmmproxy.bridge.trajectory import from_log
+
+    theta = {"time_scale": 1.0, "p_exponent": 1.0}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_flags = _make_logs(tmp_path / "a", theta, [(0.2, 2)], 2, 5, MODEL)
+    without = _make_logs(tmp_path / "b", theta, [(0.7, 5)], 2, 6, MODEL, flags=False)
+    res = fit(with_flags + without, tmp_path / "c", model=MODEL, seed=0, max_generations=1, **SMALL)
+    rate = {oc.condition.key: oc.statistics["copy_switch_rate"] for oc in res.observed}
+    assert np.all(np.isfinite(rate["p0.2_k2"])) and np.all(np.isnan(rate["p0.7_k5"]))
+    assert np.all(np.isfinite(res.posterior.to_numpy()))
+    table = validate(res, draws=10, baseline_replicates=10)
+    json.dumps(table, allow_nan=False)
+    by_key = {(c["p_mirror"], c["n_neighbors"]): c["statistics"] for c in table["conditions"]}
+    assert "copy_switch_rate" in by_key[(0.2, 2)] and "copy_switch_rate" not in by_key[(0.7, 5)]
+    # the proxy's copying flags give the same statistic from the Ensemble and from its logs
+    ens = predict(res, 0.3, 3, steps=T, replicates=5, seed=1)
+    assert ens.copied.shape == ens.silos.shape and not ens.copied[:, 0].any()
+    (tmp_path / "d").mkdir()
+    paths = simulator.write_proxy_logs(ens.silos, tmp_path / "d", p_mirror=0.3, n_neighbors=3, copied=ens.copied)
+    from_ens = summary_statistics(ens, TIMES)["copy_switch_rate"]
+    assert np.all(np.isfinite(from_ens))
+    np.testing.assert_allclose(summary_statistics([from_log(p, extractor=None) for p in paths],
+                                                  TIMES)["copy_switch_rate"], from_ens)
