@@ -52,12 +52,16 @@ def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, 
     Statistics in the order of :func:`statistic_names`.
     """
     names = statistic_names(times)
-    silos = simulate_silos(model, thetas, conditions, replicates, geometry, seed, return_copied=True)
-    out = np.empty((len(silos), len(conditions), replicates, len(names)))
-    for a, row in enumerate(silos):
-        for c, (s, cp) in enumerate(row):
-            st = summary_statistics(s, times, copying=cp)
-            out[a, c] = np.stack([st[nm] for nm in names], axis=-1)
+    runs = simulate_silos(model, thetas, conditions, replicates, geometry, seed, return_copied=True)
+    out = np.empty((len(runs), len(conditions), replicates, len(names)))
+    # one statistics call per run length (conditions of equal T share it), not per (theta, condition)
+    for T in sorted({c.n_steps for c in conditions}):
+        cols = [c for c, cond in enumerate(conditions) if cond.n_steps == T]
+        silos = np.concatenate([runs[a][c][0] for a in range(len(runs)) for c in cols])
+        copied = np.concatenate([runs[a][c][1] for a in range(len(runs)) for c in cols])
+        st = summary_statistics(silos, times, copying=copied)
+        block = np.stack([st[nm] for nm in names], axis=-1).reshape(len(runs), len(cols), replicates, len(names))
+        out[:, cols] = block
     return out
 
 
