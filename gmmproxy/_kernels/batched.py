@@ -338,11 +338,20 @@ def _sparse_argmax(W, i, lo, hi, f):
     return arg
 
 
+@kernel(inline="always")
+def _write_dense(W, span_lo, span_hi, floor, out, t):
+    """out[t, i] = the dense weight row of every agent i (floor outside its span)."""
+    n, K = W.shape
+    for i in range(n):
+        for c in range(K):
+            out[t, i, c] = W[i, c] if span_lo[i] <= c < span_hi[i] else floor[i]
+
+
 @kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
             norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
-            eps, answer_current, steps, out_silos, out_copied):
+            eps, answer_current, steps, out_silos, out_copied, out_weights):
     """The rounds of one job on preallocated buffers (no allocation, no reference counting)."""
     n = W.shape[0]
     d = mu.shape[1]
@@ -414,19 +423,22 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
         for i in range(n):
             out_silos[t + 1, i] = _sparse_argmax(W, i, span_lo[i], span_hi[i], floor[i])
             out_copied[t + 1, i] = copied[i]
+        if out_weights.shape[0] > 0:
+            _write_dense(W, span_lo, span_hi, floor, out_weights, t + 1)
 
 
 @kernel()
 def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
-            answer_current, steps, out_silos, out_copied):
+            answer_current, steps, out_silos, out_copied, out_weights):
     """One replicate: ``steps`` recorded steps of ``rounds_per_step`` rounds each.
 
     ``out_silos`` (steps + 1, n) receives the silo (argmax weight, ties to
     the smaller index) of every agent at every recorded step; row 0 is the
     initial state. ``out_copied`` (steps + 1, n) is True where the agent
     acted with a partner other than itself at least once during the step
-    that ended there (row 0 False). Covariances are ``sigma_scale**2 *
-    chol_base chol_base^T``.
+    that ended there (row 0 False). ``out_weights`` (steps + 1, n, K)
+    receives the dense weights at every recorded step, or is skipped when it
+    has length 0. Covariances are ``sigma_scale**2 * chol_base chol_base^T``.
     """
     n, K = W0.shape
     d = mu.shape[1]
@@ -510,21 +522,25 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     for i in range(n):
         out_silos[0, i] = _sparse_argmax(W, i, span_lo[i], span_hi[i], floor[i])
         out_copied[0, i] = False
+    if out_weights.shape[0] > 0:
+        _write_dense(W, span_lo, span_hi, floor, out_weights, 0)
     _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
             norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
-            eps, answer_current, steps, out_silos, out_copied)
+            eps, answer_current, steps, out_silos, out_copied, out_weights)
 
 
 @kernel(parallel=True)
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
-             answer_current, steps, out_silos, out_copied):
+             answer_current, steps, out_silos, out_copied, out_weights):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.
 
     ``p, sigma_scale, activation, eps`` are float64 (J,); ``k, r,
     rounds_per_step`` int64 (J,); ``answer_current`` bool (J,);
-    ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n).
+    ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n);
+    ``out_weights`` float64 (J, steps + 1, n, K), or (J, 0, n, K) to record no weights.
     """
     for b in prange(states.shape[0]):
         run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
-                activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b])
+                activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
+                out_weights[b])

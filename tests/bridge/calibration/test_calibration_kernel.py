@@ -194,3 +194,22 @@ def test_sparse_kernel_agrees_with_a_dense_reference(k, answer_current, r):
     for name, a, b in zip(("N(4)", "N(8)", "N(16)", "switch rate"), stats(ref), stats(ours)):
         se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
         assert abs(a.mean() - b.mean()) < 4 * se + 1e-9, (name, a.mean(), b.mean(), se)
+
+
+def test_recorded_weights_are_the_rows_behind_the_silos():
+    # dense weights rebuilt from the kernel's sparse rows: on the simplex, >= eps / (1 + K eps),
+    # their argmax the recorded silo, and recording them changes no random draw
+    g = Geometry(10)
+    kw = dict(p_mirror=[0.3, 0.6, 0.0], n_neighbors=3, sigma=0.25, rag_size=[2, 1, 3], answer_current=[1, 1, 0],
+              rounds_per_step=2, activation=0.8, seed=3)
+    silos, copied, w = simulate_batch(g, 12, return_weights=True, **kw)
+    assert w.shape == (3, 13, 10, 10)
+    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=0, atol=1e-12)
+    assert w.min() >= 1e-12 / (1 + 10 * 1e-12) * (1 - 1e-12)
+    np.testing.assert_array_equal(w.argmax(-1), silos)
+    alone, cp = simulate_batch(g, 12, return_copied=True, **kw)
+    np.testing.assert_array_equal(alone, silos)
+    np.testing.assert_array_equal(cp, copied)
+    # the job that never mirrors copies at every activation; the others copy less
+    assert copied[2, 1:].mean() > 0.9 > copied[1, 1:].mean()
+    assert not copied[:, 0].any()
