@@ -374,9 +374,84 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
     return post, info, interrupted
 
 
+def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *, seed, size, replicates,
+                     progress, chunk=50):
+    """Prior draws and their simulated statistics, (thetas dict, stats (size, C, S)), kept in ``path``.
+
+    Draw i of the prior comes from ``default_rng(SeedSequence((seed, 77)))``;
+    chunk j of ``chunk`` draws is simulated in one kernel call with
+    ``SeedSequence((seed, 78, j))``. The table is rewritten (atomically) after
+    every chunk, so Ctrl-C keeps every finished chunk and a later call
+    continues where it stopped.
+    """
+    names = statistic_names(times)
+    conds = [oc.condition for oc in observed]
+    draws = model.sample_prior(size, np.random.default_rng(np.random.SeedSequence([int(seed), 77])))
+    stats = np.full((size, len(conds), len(names)), np.nan)
+    done = 0
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            same = (int(z["seed"]) == seed and int(z["replicates"]) == replicates and z["stats"].shape[1:] ==
+                    stats.shape[1:] and all(np.array_equal(z[f"theta_{k}"], draws[k][:z["stats"].shape[0]])
+                                            for k in model.free))
+            if same:
+                done = min(int(z["done"]), size)
+                stats[:done] = z["stats"][:done]
+    bar = _Progress(progress, "leave-one-out reference table", 1)
+    try:
+        while done < size:
+            hi = min(size, done + chunk)
+            thetas = [{k: float(draws[k][i]) for k in model.free} for i in range(done, hi)]
+            sim = simulate_statistics(model, thetas, conds, replicates, geometry,
+                                      np.random.SeedSequence([int(seed), 78, done // chunk]), times)
+            stats[done:hi] = sim.mean(axis=2)
+            done = hi
+            tmp = path.with_name(path.name + ".part.npz")
+            np.savez(tmp, stats=stats[:done], done=done, seed=seed, replicates=replicates,
+                     **{f"theta_{k}": draws[k][:done] for k in model.free})
+            os.replace(tmp, path)
+            bar.tick(len(thetas), force=True)
+    finally:
+        bar.close()
+    return draws, stats
+
+
+def _loco_reference(out_dir: Path, model, observed, geometry, scales, times, *, seed, size, accept, replicates,
+                    progress):
+    """Leave-one-condition-out posteriors by rejection ABC on one shared prior reference table.
+
+    For held-out condition c, the ``accept`` prior draws whose statistics are
+    nearest the observations of the *other* conditions (the fit's distance
+    without c) form the posterior (equal weights). The table is simulated
+    from the prior, so no fold ever sees its held-out condition, and one table
+    serves every fold. Returns a list of (posterior DataFrame, info).
+    """
+    import pandas as pd
+
+    names = statistic_names(times)
+    draws, stats = _reference_table(out_dir / "loco_reference.npz", model, observed, geometry, times, seed=seed,
+                                    size=size, replicates=replicates, progress=progress)
+    obs = np.array([[oc.statistics[nm].mean() for nm in names] for oc in observed])
+    known = np.isfinite(obs)
+    z = (stats - np.where(known, obs, 0.0)[None]) / scales
+    z2 = np.where(known[None], z * z, 0.0)
+    out = []
+    for c in range(len(observed)):
+        keep = np.ones(len(observed), dtype=bool)
+        keep[c] = False
+        dist = np.sqrt(z2[:, keep].sum(axis=(1, 2)) / known[keep].sum())
+        idx = np.argsort(dist, kind="stable")[:accept]
+        post = pd.DataFrame({k: draws[k][idx] for k in model.free})
+        post["weight"] = 1.0 / len(idx)
+        out.append((post, {"method": "reference", "reference_size": int(size), "accepted": int(len(idx)),
+                           "epsilon": float(dist[idx[-1]])}))
+    return out
+
+
 def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, seed: int = 0,
         population_size: int = 100, max_generations: int = 6, replicates: int = 8,
-        min_acceptance: float = 0.03, times=DEFAULT_TIMES, loco: bool = True, loco_population: int = 50,
+        min_acceptance: float = 0.03, times=DEFAULT_TIMES, loco: bool = True, loco_method: str = "reference",
+        loco_simulations: int = 2000, loco_accept: int = 100, loco_population: int = 50,
         loco_generations: int = 3, resume: bool = False, progress: bool | None = None,
         overwrite: bool = False) -> CalibrationResult:
     """Calibrate the proxy to logged LLM runs.
@@ -403,8 +478,13 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
     times : sequence of int
         Steps of the N(t) statistics.
     loco : bool
-        Also refit without each condition in turn (budget ``loco_population``,
-        ``loco_generations``) and record how well it is predicted.
+        Also refit without each condition in turn and record how well it is predicted.
+    loco_method : {"reference", "smc"}
+        ``"reference"`` (default): rejection ABC on one shared table of
+        ``loco_simulations`` prior draws, keeping the ``loco_accept`` nearest
+        per fold (see :func:`_loco_reference`); ``"smc"``: a separate ABC-SMC
+        per fold with ``loco_population`` particles and ``loco_generations``
+        generations (about 8x the cost).
     resume : bool
         Continue the histories in ``out`` instead of starting afresh.
     progress : bool, optional
@@ -428,6 +508,12 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
     replicates = check_count("replicates", replicates, 1)
     loco_population = check_count("loco_population", loco_population, 10)
     loco_generations = check_count("loco_generations", loco_generations, 1)
+    loco_simulations = check_count("loco_simulations", loco_simulations, 10)
+    loco_accept = check_count("loco_accept", loco_accept, 2)
+    if loco_accept > loco_simulations:
+        raise ValueError(f"loco_accept must be <= loco_simulations ({loco_simulations}); got {loco_accept}")
+    if loco_method not in ("reference", "smc"):
+        raise ValueError(f"loco_method must be 'reference' or 'smc'; got {loco_method!r}")
     if not 0.0 <= float(min_acceptance) < 1.0:
         raise ValueError(f"min_acceptance must be in [0, 1); got {min_acceptance}")
     if not model.free:
@@ -466,6 +552,9 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
         min_acceptance=min_acceptance, resume=resume, progress=progress, label="fit")
     info.update(seed=seed, population_size=population_size, max_generations=max_generations,
                 replicates=replicates, min_acceptance=min_acceptance,
+                loco={"method": loco_method, "simulations": loco_simulations, "accept": loco_accept}
+                if loco_method == "reference" else
+                {"method": loco_method, "population": loco_population, "generations": loco_generations},
                 geometry="paper 1-d topics" if geometry.default else "components")
     result = CalibrationResult(posterior=post, model=model, observed=observed, scales=scales, geometry=geometry,
                                times=tuple(times), info=info)
@@ -475,15 +564,22 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
 
         entries = []
         try:
+            if loco_method == "reference":
+                folds = _loco_reference(out_dir, model, observed, geometry, scales, times, seed=seed,
+                                        size=loco_simulations, accept=loco_accept, replicates=replicates,
+                                        progress=progress)
             for c, oc in enumerate(observed):
                 rest = [o for i, o in enumerate(observed) if i != c]
-                lpost, linfo, lint = _run_abc(
-                    out_dir / f"loco_{oc.condition.key}.db", model, rest, geometry, scales, times,
-                    seed=seed + 1 + c, population_size=loco_population, max_generations=loco_generations,
-                    replicates=replicates, min_acceptance=min_acceptance, resume=resume, progress=progress,
-                    label=f"leave out {oc.condition.key}")
-                if lint:
-                    raise KeyboardInterrupt
+                if loco_method == "reference":
+                    lpost, linfo = folds[c]
+                else:
+                    lpost, linfo, lint = _run_abc(
+                        out_dir / f"loco_{oc.condition.key}.db", model, rest, geometry, scales, times,
+                        seed=seed + 1 + c, population_size=loco_population, max_generations=loco_generations,
+                        replicates=replicates, min_acceptance=min_acceptance, resume=resume, progress=progress,
+                        label=f"leave out {oc.condition.key}")
+                    if lint:
+                        raise KeyboardInterrupt
                 sub = CalibrationResult(posterior=lpost, model=model, observed=rest, scales=scales,
                                         geometry=geometry, times=tuple(times), info=linfo)
                 entries.append(loco_entry(sub, oc, seed=seed + 101 + c))

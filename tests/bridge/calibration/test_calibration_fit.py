@@ -139,3 +139,40 @@ def test_mirror_flags_are_used_where_known_and_left_out_elsewhere(tmp_path):
     assert np.all(np.isfinite(from_ens))
     np.testing.assert_allclose(summary_statistics([from_log(p, extractor=None) for p in paths],
                                                   TIMES)["copy_switch_rate"], from_ens)
+
+
+def test_reference_table_loco_never_sees_the_held_out_condition(logs, tmp_path, monkeypatch):
+    import copy
+
+    from gmmproxy.bridge.calibration import fit as fit_mod
+    from gmmproxy.bridge.calibration.fit import load_logs, statistic_scales
+    from gmmproxy.bridge.calibration.statistics import statistic_names
+
+    observed = load_logs(logs, TIMES)
+    names = statistic_names(TIMES)
+    scales = statistic_scales(observed, names)
+    kw = dict(seed=4, size=30, accept=6, replicates=2, progress=False)
+    folds = fit_mod._loco_reference(tmp_path, MODEL, observed, Geometry(N), scales, TIMES, **kw)
+    assert len(folds) == 2 and all(len(post) == 6 for post, _ in folds)
+    # fold 0's posterior is the same whatever condition 0's observations are
+    moved = copy.deepcopy(observed)
+    moved[0].statistics = {k: v + 3.0 for k, v in moved[0].statistics.items()}
+    again = fit_mod._loco_reference(tmp_path, MODEL, moved, Geometry(N), scales, TIMES, **kw)
+    assert again[0][0].equals(folds[0][0])
+    assert not again[1][0].equals(folds[1][0]) or again[1][1]["epsilon"] != folds[1][1]["epsilon"]
+    # the table is kept on disk: a second call simulates nothing
+    monkeypatch.setattr(fit_mod, "simulate_statistics", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    third = fit_mod._loco_reference(tmp_path, MODEL, observed, Geometry(N), scales, TIMES, **kw)
+    assert third[0][0].equals(folds[0][0]) and third[1][0].equals(folds[1][0])
+
+
+def test_fit_reports_loco_from_the_reference_table(logs, tmp_path):
+    res = fit(logs, tmp_path / "c", model=MODEL, seed=0, max_generations=1, population_size=12, replicates=2,
+              times=TIMES, progress=False, loco=True, loco_simulations=24, loco_accept=6)
+    assert [(e["p_mirror"], e["n_neighbors"]) for e in res.loco] == [(0.2, 2), (0.7, 5)]
+    for e in res.loco:
+        assert e["headline"] in e["statistics"] and "n_silos_t10" in e["statistics"]
+    assert res.info["loco"] == {"method": "reference", "simulations": 24, "accept": 6}
+    assert (tmp_path / "c" / "loco_reference.npz").exists()
+    with pytest.raises(ValueError, match="loco_accept must be <= loco_simulations"):
+        fit(logs, tmp_path / "d", model=MODEL, loco_simulations=10, loco_accept=11, **SMALL)
