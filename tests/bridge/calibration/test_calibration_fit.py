@@ -100,17 +100,24 @@ def test_validate_json_shape_and_predict(logs, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_simulation_based_calibration(tmp_path, seed):
-    """Logs made by the proxy at known parameters: the 90% posterior interval holds them."""
+def test_simulation_based_calibration(tmp_path):
+    """Logs made by the proxy at known parameters (with their mirror flags), over three seeds: the 90%
+    posterior intervals hold the true values in at least 7 of the 9 (seed, parameter) cases (a calibrated
+    posterior misses this with probability 5%; ABC's wider posteriors less often)."""
     truth = {"time_scale": 1.3, "p_exponent": 1.6, "sigma": 0.12, "rag_size": 1.0}
     model = ProxyModel(free=("time_scale", "p_exponent", "sigma"), fixed={"rag_size": 1})
-    logs = _make_logs(tmp_path, truth, [(0.2, 1), (0.2, 15), (0.7, 5), (0.7, 25)], 4, 100 + seed, model)
-    res = fit(logs, tmp_path / "c", model=model, seed=seed, population_size=60, max_generations=4,
-              replicates=4, loco=False, times=TIMES, progress=False)
-    summ = res.summary()
-    for name in model.free:
-        assert summ[name]["q05"] <= truth[name] <= summ[name]["q95"], (name, summ[name])
+    inside = []
+    for seed in (0, 1, 2):
+        d = tmp_path / f"s{seed}"
+        d.mkdir()
+        logs = _make_logs(d, truth, [(0.2, 1), (0.2, 5), (0.7, 5), (0.7, 8)], 4, 100 + seed, model)
+        res = fit(logs, d / "c", model=model, seed=seed, population_size=60, max_generations=4,
+                  replicates=4, loco=False, times=TIMES, progress=False)
+        summ = res.summary()
+        for name in model.free:
+            inside.append((seed, name, summ[name]["q05"] <= truth[name] <= summ[name]["q95"], summ[name]))
+    hits = sum(ok for _, _, ok, _ in inside)
+    assert hits >= 7, inside
 
 
 def test_mirror_flags_are_used_where_known_and_left_out_elsewhere(tmp_path):
