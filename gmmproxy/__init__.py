@@ -31,6 +31,16 @@ from gmmproxy.sweeps._legacy import install as _install_legacy_sweep  # noqa: E4
 _install_legacy_sweep(sweep)  # gmmproxy.sweep.sweep(...) / `from gmmproxy.sweep import sweep`: deprecated
 del _install_legacy_sweep
 
+from gmmproxy._moved import install_moved_module as _install_moved_module  # noqa: E402
+
+# `from gmmproxy.simulate import simulate_many` (the module before it became private): deprecated
+_install_moved_module("gmmproxy.simulate", "gmmproxy._simulate",
+                      "gmmproxy.simulate(...) and gmmproxy.simulate_many(...) from the package root")
+# the command modules before the CLI became the package gmmproxy.cli
+_install_moved_module("gmmproxy.simulate_cli", "gmmproxy.cli.simulate", "gmmproxy.cli.simulate")
+_install_moved_module("gmmproxy.llm.cli", "gmmproxy.cli.llm", "gmmproxy.cli.llm")
+del _install_moved_module
+
 __all__ = [
     "Ensemble",
     "SimulationConfig",

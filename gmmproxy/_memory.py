@@ -4,12 +4,15 @@ A run that cannot fit should fail at once with one line naming the sizes
 that drive the estimate, not after minutes with a ``MemoryError`` traceback
 (or with the machine swapping). The estimate counts the recorded arrays
 (per step x agent x component x replicate, by record mode) and each running
-replicate's working buffers (the n x n distance matrix, the cached RAG
-densities n x r x K, the weights).
+replicate's working buffers (the n x n distance matrix of kNN and dense-graph
+runs -- none for unrestricted runs and sparse graphs --, the cached RAG
+densities n x r x K, the weights) and the communication graph.
 """
 from __future__ import annotations
 
 import os
+
+import numpy as np
 
 __all__ = ["available_memory", "simulation_bytes", "check_simulation_memory", "format_bytes"]
 
@@ -37,6 +40,37 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} EB"  # pragma: no cover
 
 
+def distance_matrix_entries(cfg) -> int:
+    """Entries of the per-round n x n weight-distance matrix (and its sparse row form): 1 unless a run
+    restricts partners by kNN or by a dense graph; sparse graphs (CSR path) and unrestricted runs
+    have none."""
+    from gmmproxy._kernels import rounds
+    from gmmproxy._kernels.runner import variant_of
+
+    n, K = int(cfg.n_agents), int(cfg.n_components)
+    if variant_of(cfg)[1] in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH):
+        return n * n + n * K
+    return 1
+
+
+def graph_bytes(cfg) -> int:
+    """Bytes of the graph handed to the kernels: CSR arrays, or the dense (G, n, n) booleans."""
+    from gmmproxy._graphs import SparseGraph
+    from gmmproxy._kernels import rounds
+    from gmmproxy._kernels.runner import variant_of
+
+    g = cfg.graph
+    if g is None:
+        return 0
+    G = g.shape[0] if g.ndim == 3 else 1
+    n = int(cfg.n_agents)
+    if variant_of(cfg)[1] == rounds.PARTNER_GRAPH:
+        return G * n * n
+    if isinstance(g, SparseGraph):
+        return 2 * g.nbytes()  # the config's arrays and the kernels' writable copy
+    return 8 * (G * (n + 1) + int(np.count_nonzero(g)))
+
+
 def simulation_bytes(cfg, steps: int, replicates: int, record: str, weights_itemsize: int = 8,
                      concurrent: int = 1) -> int:
     """Estimated peak bytes of ``replicates`` runs of ``steps`` rounds (Python ints: no overflow).
@@ -61,10 +95,10 @@ def simulation_bytes(cfg, steps: int, replicates: int, record: str, weights_item
             per_rep += 2 * T1 * n * K * d * d * 8  # Cholesky factors and the covariances made from them
     if record in ("weights", "silos"):
         per_rep += T1 * n * silo_size
-    work = 8 * (n * n + 4 * n * K + 2 * n * r * (K + d) + 2 * n * r)
+    work = 8 * (distance_matrix_entries(cfg) + 4 * n * K + 2 * n * r * (K + d) + 2 * n * r + 3 * n)
     if cfg.update_covariances:
         work += 8 * 2 * n * K * (d * d + 1)
-    return R * per_rep + max(1, int(concurrent)) * work
+    return R * per_rep + max(1, int(concurrent)) * work + graph_bytes(cfg)
 
 
 def _lighter(record, itemsize):

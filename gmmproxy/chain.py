@@ -27,11 +27,11 @@ from __future__ import annotations
 import numbers
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmmproxy._chunks import run_in_chunks
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
 from gmmproxy._validation import check_int
 from gmmproxy.polarization import log_thresholds
@@ -438,27 +438,11 @@ def simulate_chain_many(cfg, steps, replicates, seed, init_weights=None, init_ra
         chunk_size = check_int("chunk_size", chunk_size, 1)
     # validate everything once before any work (the first chunk would, but only after seeding)
     _run(cfg, steps, replicate_states(ss, 1)[:0], ss, init_weights, init_log_weights, init_rag, record, levels)
-    parts, done, interrupted, bar = [], 0, False, None
-    try:
-        if progress:
-            import click
-
-            bar = click.progressbar(length=replicates, label="chains", file=sys.stderr)
-            bar.__enter__()
-        while done < replicates:
-            n = min(chunk_size, replicates - done)
-            states = replicate_states(ss, n, start=done)
-            parts.append(_run(cfg, steps, states, ss, init_weights, init_log_weights, init_rag, record, levels))
-            done += n
-            if bar is not None:
-                bar.update(n)
-    except KeyboardInterrupt:
-        interrupted = True
-        warnings.warn(f"simulate_chain_many interrupted: keeping the {done} of {replicates} "
-                      "replicates already finished", RuntimeWarning, stacklevel=2)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    parts, done, interrupted = run_in_chunks(
+        replicates, chunk_size,
+        lambda start, count: _run(cfg, steps, replicate_states(ss, count, start=start), ss, init_weights,
+                                  init_log_weights, init_rag, record, levels),
+        label="chains", progress=progress, what="simulate_chain_many")
     if not parts:
         parts.append(_run(cfg, steps, replicate_states(ss, 1)[:0], ss, init_weights, init_log_weights,
                           init_rag, record, levels))

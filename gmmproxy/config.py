@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gmmproxy._graphs import SparseGraph, validate_graph
 from gmmproxy._validation import check_float, check_int, shown
 
 __all__ = ["SimulationConfig", "DEFAULT_EPS"]
@@ -96,11 +97,19 @@ class SimulationConfig:
     min_sd : float, default 0.01
         Algorithm 2 floor on standard deviations (variances >= min_sd**2; in
         d >= 2 added as a ridge ``min_sd**2 I`` after the M-step).
-    graph : array_like of bool, shape (n, n) or (T, n, n), optional
+    graph : array_like of bool, scipy.sparse matrix, networkx graph, or a sequence of these, optional
         Directed communication graph: ``graph[i, j]`` (or ``graph[t, i, j]``
         in round t) says agent i may query agent j. Combined with kNN: the
         partner is drawn among the k nearest *allowed* agents. An agent with
-        no allowed partner mirrors. The diagonal is ignored.
+        no allowed partner mirrors. The diagonal (self loops) is ignored.
+        Dense form: a boolean or 0/1 array of shape (n, n), or (T, n, n) for
+        one graph per round (stored as a read-only ndarray). Sparse form,
+        for large n: a ``scipy.sparse`` matrix or array (n, n) of 0/1 or
+        bools in any format; a networkx graph with nodes 0..n-1 (an edge
+        u -> v of a ``DiGraph`` lets u query v, an undirected edge works
+        both ways); or a list of these, one per round. It is stored as a
+        :class:`gmmproxy.topology.SparseGraph` (CSR, memory O(n + edges)) and never
+        made dense; the run is bit-identical to the same graph given densely.
     tie_break : {"index", "random"}
         How agents at exactly the k-th smallest distance are chosen into the
         k-nearest set. "index" (default, the authors' rule): the lower agent
@@ -275,24 +284,8 @@ class SimulationConfig:
             raise ValueError(f"min_sd must be in [{SD_MIN:g}, {SD_MAX:g}]; got {min_sd}")
         set_("min_sd", min_sd)
 
-        if self.graph is not None:
-            g = np.array(self.graph)
-            if g.dtype != bool:
-                if not np.issubdtype(g.dtype, np.number) or not np.all(np.isin(g, (0, 1))):
-                    bad = g.ravel()[0] if not np.issubdtype(g.dtype, np.number) else g[~np.isin(g, (0, 1))].ravel()[0].item()
-                    raise ValueError(
-                        f"graph must be a boolean (or 0/1) adjacency matrix; got dtype {g.dtype} with value {bad!r}")
-                g = g.astype(bool)
-            if g.ndim == 2:
-                if g.shape != (n, n):
-                    raise ValueError(f"graph must have shape (n_agents, n_agents) = ({n}, {n}); got {g.shape}")
-            elif g.ndim == 3:
-                if g.shape[1:] != (n, n) or g.shape[0] < 1:
-                    raise ValueError(f"graph schedule must have shape (T, {n}, {n}); got {g.shape}")
-            else:
-                raise ValueError(f"graph must have shape (n, n) or (T, n, n); got {g.shape}")
-            g.setflags(write=False)
-            set_("graph", g)
+        # dense input stays a read-only bool ndarray; scipy.sparse / networkx input becomes a SparseGraph (CSR)
+        set_("graph", validate_graph(self.graph, n))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -367,12 +360,22 @@ class SimulationConfig:
         fields.update(changes)
         return SimulationConfig(**fields)
 
-    def to_dict(self) -> dict:
-        """JSON-friendly representation (arrays as nested lists)."""
+    def to_dict(self, *, graph_inline: bool = True) -> dict:
+        """JSON-friendly representation (arrays as nested lists).
+
+        A :class:`~gmmproxy.topology.SparseGraph` becomes ``{"format": "csr", "n_agents",
+        "schedule", "indptr", "indices"}`` (the constructor reads it back); with
+        ``graph_inline=False`` its arrays are left out (``"stored": "arrays"``: the caller stores
+        them, as ``Trajectory.save`` does).
+        """
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
+            if isinstance(v, SparseGraph):
+                out[f.name] = v.to_dict() if graph_inline else {
+                    "format": "csr", "stored": "arrays", "n_agents": v.n_agents, "schedule": v.is_schedule}
+            else:
+                out[f.name] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
         return out
 
     def to_json(self) -> str:
@@ -391,7 +394,11 @@ class SimulationConfig:
             return NotImplemented
         for f in dataclasses.fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            if isinstance(a, SparseGraph) or isinstance(b, SparseGraph):
+                # the same graph in CSR or dense form is the same run
+                if a is None or b is None or not (a == b if isinstance(a, SparseGraph) else b == a):
+                    return False
+            elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 if a is None or b is None or not np.array_equal(a, b):
                     return False
             elif a != b:

@@ -21,6 +21,34 @@ __all__ = ["Trajectory", "Ensemble"]
 _FORMAT = "gmmproxy-results/1"
 
 
+_GRAPH_ARRAYS = ("__graph_indptr__", "__graph_indices__", "__graph_nnz__")
+
+
+def _graph_arrays(config) -> dict:
+    """A sparse graph's CSR arrays for the .npz (10^7 edges are 80 MB of int64, several hundred MB as
+    JSON text); the JSON metadata then says only ``"stored": "arrays"``."""
+    from gmmproxy._graphs import SparseGraph
+
+    g = config.graph
+    if not isinstance(g, SparseGraph):
+        return {}
+    flat = np.concatenate([g.indices[t, :int(g.nnz[t])] for t in range(g.n_graphs)])
+    return dict(zip(_GRAPH_ARRAYS, (g.indptr, flat, g.nnz)))
+
+
+def _config_of(meta: dict, arrays: dict) -> SimulationConfig:
+    """The config of a loaded file, with a sparse graph rebuilt from its arrays."""
+    d = dict(meta["config"])
+    g = d.get("graph")
+    if isinstance(g, dict) and g.get("stored") == "arrays":
+        if not all(k in arrays for k in _GRAPH_ARRAYS):
+            raise ValueError("the file's sparse graph arrays are missing")
+        indptr, flat, nnz = (arrays.pop(k) for k in _GRAPH_ARRAYS)
+        ends = np.cumsum(nnz)
+        d["graph"] = dict(g, indptr=indptr, indices=np.split(flat, ends[:-1]))
+    return SimulationConfig.from_dict(d)
+
+
 def _save(path, kind: str, arrays: dict, meta: dict) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
@@ -136,9 +164,10 @@ class Trajectory:
         return results_frame(self, level, batch=False)
 
     # -- persistence --------------------------------------------------------
-    def provenance(self) -> dict:
+    def provenance(self, *, graph_inline: bool = True) -> dict:
+        """The config (as ``SimulationConfig.to_dict``), seed, version, engine, wall time and steps."""
         return {
-            "config": self.config.to_dict(),
+            "config": self.config.to_dict(graph_inline=graph_inline),
             "steps": self.steps,
             "seed": self.seed,
             "version": self.version,
@@ -151,16 +180,16 @@ class Trajectory:
         arrays = {
             "n_silos": self.n_silos, "n_switched": self.n_switched, "final_silos": self.final_silos,
             "final_rag": self.final_rag, "weights": self.weights, "silos": self.silos,
-            "covariances": self.covariances,
+            "covariances": self.covariances, **_graph_arrays(self.config),
         }
-        return _save(path, "trajectory", arrays, self.provenance())
+        return _save(path, "trajectory", arrays, self.provenance(graph_inline=False))
 
     @classmethod
     def load(cls, path) -> "Trajectory":
         """Read a file written by :meth:`save`."""
         arrays, meta = _load(path, "trajectory")
         return cls(
-            config=SimulationConfig.from_dict(meta["config"]), steps=int(meta["steps"]),
+            config=_config_of(meta, arrays), steps=int(meta["steps"]),
             seed=meta["seed"], version=meta["version"], engine=meta["engine"],
             wall_time=float(meta["wall_time"]),
             **{k: arrays.get(k) for k in ("n_silos", "n_switched", "final_silos", "final_rag",
@@ -269,9 +298,10 @@ class Ensemble:
 
         return ensemble_xarray(self)
 
-    def provenance(self) -> dict:
+    def provenance(self, *, graph_inline: bool = True) -> dict:
+        """The config (as ``SimulationConfig.to_dict``), seed, version, engine, wall time and steps."""
         return {
-            "config": self.config.to_dict(), "steps": self.steps, "seed": self.seed,
+            "config": self.config.to_dict(graph_inline=graph_inline), "steps": self.steps, "seed": self.seed,
             "version": self.version, "engine": self.engine, "wall_time": self.wall_time,
             "replicates_requested": self.replicates_requested, "interrupted": self.interrupted,
             "record": self.record,
@@ -280,14 +310,14 @@ class Ensemble:
     def save(self, path) -> Path:
         arrays = {"n_silos": self.n_silos, "n_switched": self.n_switched, "final_silos": self.final_silos,
                   "silos": self.silos, "weights": self.weights, "covariances": self.covariances,
-                  "final_rag": self.final_rag}
-        return _save(path, "ensemble", arrays, self.provenance())
+                  "final_rag": self.final_rag, **_graph_arrays(self.config)}
+        return _save(path, "ensemble", arrays, self.provenance(graph_inline=False))
 
     @classmethod
     def load(cls, path) -> "Ensemble":
         arrays, meta = _load(path, "ensemble")
         return cls(
-            config=SimulationConfig.from_dict(meta["config"]), steps=int(meta["steps"]),
+            config=_config_of(meta, arrays), steps=int(meta["steps"]),
             seed=meta["seed"], version=meta["version"], engine=meta["engine"],
             wall_time=float(meta["wall_time"]), replicates_requested=int(meta["replicates_requested"]),
             interrupted=bool(meta["interrupted"]), record=meta["record"],

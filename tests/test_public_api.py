@@ -149,6 +149,29 @@ def test_old_bridge_cli_path_warns_and_reaches_the_new_commands():
     assert old.silo_report is bridge.silo_report and old.import_command is bridge.import_command
 
 
+def test_old_simulate_module_path_warns_and_reaches_the_private_module():
+    import gmmproxy
+    from gmmproxy import _simulate
+
+    with pytest.warns(DeprecationWarning, match="gmmproxy.simulate is deprecated"):
+        from gmmproxy.simulate import simulate_many as old_many
+    with pytest.warns(DeprecationWarning):
+        old_modes = importlib.import_module("gmmproxy.simulate").RECORD_MODES
+    assert old_many is _simulate.simulate_many and old_modes == _simulate.RECORD_MODES
+    # the package attribute stays the function: the old module shadows nothing
+    assert gmmproxy.simulate is _simulate.simulate
+    with pytest.raises(AttributeError):
+        importlib.import_module("gmmproxy.simulate").no_such_name
+
+
+@pytest.mark.parametrize("old, new, name", [("gmmproxy.simulate_cli", "gmmproxy.cli.simulate", "simulate_command"),
+                                             ("gmmproxy.llm.cli", "gmmproxy.cli.llm", "llm_group")])
+def test_old_command_module_paths_warn_and_reach_the_cli_package(old, new, name):
+    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated; use {new}"):
+        value = getattr(importlib.import_module(old), name)
+    assert value is getattr(importlib.import_module(new), name)
+
+
 def test_old_sweep_paths_still_import():
     import gmmproxy.plotting
     import gmmproxy.sweeps

@@ -37,6 +37,7 @@ from gmmproxy._kernels.gmm import (
     underflow_log_scale,
 )
 from gmmproxy._kernels.neighbors import pick_k_nearest, weight_distances_sparse
+from gmmproxy._kernels.prefetch import prefetch_agent, prefetch_row
 from gmmproxy._kernels.rng import randint, uniform
 
 REC_WEIGHTS = 0
@@ -162,6 +163,11 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
         return i
     drow = scr.drow
     if k < cnt:
+        if kind == PARTNER_SPARSE:
+            # the candidates' weight rows are cache misses in a large population: request them all
+            # at once rather than one distance at a time
+            for s in range(cnt):
+                prefetch_row(W, cand[s])
         if from_matrix:
             for s in range(cnt):
                 drow[cand[s]] = scr.D[i, cand[s]]
@@ -274,6 +280,10 @@ def alg1_kernel(DENSITY, PARTNER):
                     else:
                         j = choose_restricted(state, i, cur.W, scr, rules, k, g,
                                               not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
+                        if PARTNER == PARTNER_SPARSE:
+                            # large sparse populations: the partner's rows are cache misses; start
+                            # loading them now, to overlap the sampling of the query below
+                            prefetch_agent(cur, j)
                     # query from agent i, drawn with its current weights
                     if DENSITY == DENS_ND:
                         sample_point(state, cur.W, i, mix.mu, mix.chol, scr.x)

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from gmmproxy._graphs import SparseGraph, graph_mean_degree
 from gmmproxy._kernels import rounds
 from gmmproxy._kernels.state import (
     Mixture,
@@ -139,9 +140,10 @@ def variant_of(cfg) -> tuple[int, int]:
     K, d, n = cfg.n_components, cfg.dim, cfg.n_agents
     graph = getattr(cfg, "graph", None)
     if graph is not None:
-        g = graph if graph.ndim == 3 else graph[None]
-        mean_degree = np.count_nonzero(g) / (g.shape[0] * n)
-        partner = rounds.PARTNER_SPARSE if mean_degree <= SPARSE_GRAPH_MAX_DENSITY * n else rounds.PARTNER_GRAPH
+        # chosen from the graph, never from the form it was given in (dense array or SparseGraph):
+        # the same graph must give the same run
+        partner = rounds.PARTNER_SPARSE if graph_mean_degree(graph) <= SPARSE_GRAPH_MAX_DENSITY * n \
+            else rounds.PARTNER_GRAPH
     elif np.min(np.atleast_1d(cfg.n_neighbors)) < n - 1:
         partner = rounds.PARTNER_KNN
     else:
@@ -202,7 +204,14 @@ def rules_of(cfg, half_logdet) -> Rules:
     dense = np.zeros((1, 1, 1), dtype=np.bool_)
     indptr = np.zeros((1, 2), dtype=np.int64)
     indices = np.zeros((1, 1), dtype=np.int64)
-    if graph is not None:
+    if isinstance(graph, SparseGraph):
+        if variant_of(cfg)[1] == rounds.PARTNER_SPARSE:
+            # writable copies: a read-only array is another Numba type (another compile)
+            indptr, indices = np.array(graph.indptr), np.array(graph.indices)
+        else:
+            # a graph this dense (mean degree > n/8) has n x n = O(n * degree) entries anyway
+            dense = np.array(graph.to_dense().reshape(-1, n, n), dtype=np.bool_, order="C")
+    elif graph is not None:
         g = np.array(graph if graph.ndim == 3 else graph[None], dtype=np.bool_, order="C")
         if variant_of(cfg)[1] == rounds.PARTNER_SPARSE:
             indptr, indices = csr_of(g)

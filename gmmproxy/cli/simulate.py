@@ -32,6 +32,22 @@ def _load_array(path: str, name: str) -> np.ndarray:
                          "text table of numbers") from None
 
 
+def _load_graph(path: str):
+    """``--graph``: a scipy.sparse matrix from .npz (``scipy.sparse.save_npz``), else a dense array."""
+    p = Path(path)
+    if p.suffix != ".npz":
+        return _load_array(path, "--graph")
+    if not p.is_file():
+        raise ValueError(f"--graph: file {path!r} does not exist")
+    from scipy import sparse
+
+    try:
+        return sparse.load_npz(p)  # never unpickles (allow_pickle=False inside)
+    except (ValueError, OSError, EOFError, KeyError):
+        raise ValueError(f"--graph: cannot read {path!r} as a scipy.sparse matrix (.npz written by "
+                         "scipy.sparse.save_npz)") from None
+
+
 def _fmt_time(t):
     return "never (more than one silo at the end)" if t is None else str(t)
 
@@ -102,7 +118,8 @@ _MODEL_OPTIONS = [
     click.option("--init-rag", "rag_file", type=click.Path(dir_okay=False), default=None,
                  help="Initial RAG points .npy, shape (n, r, d) (or (n, r) when d = 1)."),
     click.option("--graph", "graph_file", type=click.Path(dir_okay=False), default=None,
-                 help="Communication graph .npy: (n, n) or (T, n, n) booleans, [i, j] = i may query j."),
+                 help="Communication graph: .npy (n, n) or (T, n, n) booleans, or a scipy.sparse (n, n) "
+                      ".npz (scipy.sparse.save_npz; for large n); [i, j] = i may query j."),
     param_option("eps", type=float, default=DEFAULT_EPS, show_default=True,
                  help="Weights are clipped to [eps, 1-eps] in every EM step; in (0, 1e-3]."),
     click.option("--update", type=click.Choice(["synchronous", "sequential"]), default="synchronous",
@@ -136,7 +153,7 @@ def _config(n_agents, n_components, sigma, rag_size, p_mirror, n_neighbors, mean
         covariances=_load_array(cov_file, "--covariances") if cov_file else None,
         init_weights=_load_array(weights_file, "--init-weights") if weights_file else None,
         init_rag=_load_array(rag_file, "--init-rag") if rag_file else None,
-        graph=_load_array(graph_file, "--graph") if graph_file else None,
+        graph=_load_graph(graph_file) if graph_file else None,
         eps=eps, update=update, rag_replacement=rag_replacement, update_covariances=update_covariances,
         volume_preserving=volume_preserving, min_sd=min_sd, tie_break=tie_break,
     )
@@ -180,12 +197,7 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     if replicates is None:
         traj = simulate(cfg, steps, seed, record=record or "weights", weights_dtype=wdt, engine=engine)
         _print_single(traj, as_json)
-        if out:
-            path = traj.save(out)
-            click.echo(f"wrote {path}", err=as_json)
-        if plot:
-            _plot_single(traj, plot)
-            click.echo(f"wrote {plot}", err=as_json)
+        _write_outputs(traj, out, plot, _plot_single, as_json)
         return
     if engine != "numba":
         raise ValueError("engine: batches (--replicates) run on the numba engine only; got 'reference'")
@@ -194,14 +206,22 @@ def simulate_command(steps, seed, replicates, engine, record, float32, threads, 
     _print_batch(ens, as_json)
     if ens.replicates == 0:
         sys.exit(130)
-    if out:
-        path = ens.save(out)
-        click.echo(f"wrote {path}", err=as_json)
-    if plot:
-        _plot_batch(ens, plot)
-        click.echo(f"wrote {plot}", err=as_json)
+    _write_outputs(ens, out, plot, _plot_batch, as_json)
     if ens.interrupted:
         sys.exit(130)
+
+
+def _write_outputs(result, out, plot, plotter, as_json):
+    """Save a Trajectory or Ensemble and its figure where asked; report each file written.
+
+    With --json the report goes to stderr, so stdout stays one JSON object.
+    """
+    if out:
+        path = result.save(out)
+        click.echo(f"wrote {path}", err=as_json)
+    if plot:
+        plotter(result, plot)
+        click.echo(f"wrote {plot}", err=as_json)
 
 
 def _plot_single(traj, path):
@@ -213,7 +233,7 @@ def _plot_single(traj, path):
     silos = traj.silos
     if silos is None:
         raise ValueError("--plot needs recorded silos (--record silos or weights)")
-    plot_silos(silos, title=title, path=path, provenance=traj.provenance())
+    plot_silos(silos, title=title, path=path, provenance=traj.provenance(graph_inline=False))
 
 
 def _plot_batch(ens, path):
@@ -222,4 +242,4 @@ def _plot_batch(ens, path):
     cfg = ens.config
     title = (f"{ens.replicates} replicates: n={cfg.n_agents}, K={cfg.n_components}, sigma={cfg.sigma:g}, "
              f"r={cfg.rag_size}, p={cfg.p_mirror:g}, k={cfg.n_neighbors}")
-    plot_ensemble_n_silos(ens.n_silos, title=title, path=path, provenance=ens.provenance())
+    plot_ensemble_n_silos(ens.n_silos, title=title, path=path, provenance=ens.provenance(graph_inline=False))

@@ -39,6 +39,17 @@ def _check_ax(ax):
         raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
 
 
+def _axes_or_new(ax, figsize):
+    """The axes a one-panel plot draws into: ``ax`` itself, or a new figure's only axes."""
+    _check_ax(ax)
+    if ax is None:
+        from gmmproxy.plotting._save import _new_figure
+
+        _, axes = _new_figure(figsize=figsize)
+        ax = axes[0, 0]
+    return ax
+
+
 def _label_name_lookup(label_names, labels: np.ndarray):
     """Return a function label -> display string, checking every label is named."""
     if label_names is None:

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from gmmproxy.plotting._common import (_AGENT_CMAP, _as_float_array, _as_silos, _check_ax, _outside_legend,
+from gmmproxy.plotting._common import (_AGENT_CMAP, _as_float_array, _as_silos, _axes_or_new, _outside_legend,
                                        _label_name_lookup, _silo_colour)
 from gmmproxy.plotting._save import _finish, _new_figure
 
@@ -71,12 +71,8 @@ def plot_perspective(positions, *, silos=None, label_names=None, times=None, tit
     if (not isinstance(marker_size, numbers.Real) or isinstance(marker_size, bool)
             or not np.isfinite(marker_size) or marker_size < 0):
         raise ValueError(f"marker_size must be a finite number >= 0; got {marker_size!r}")
-    _check_ax(ax)
-    if ax is None:
-        fig, axes = _new_figure(figsize=(7.0, 4.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    ax = _axes_or_new(ax, figsize=(7.0, 4.0))
+    fig = ax.figure
     if s is None:
         from matplotlib import colormaps
 

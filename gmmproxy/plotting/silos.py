@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gmmproxy.plotting._common import _as_silos, _check_ax, _label_name_lookup, _outside_legend, _silo_colour
+from gmmproxy.plotting._common import _as_silos, _axes_or_new, _label_name_lookup, _outside_legend, _silo_colour
 from gmmproxy.plotting._save import _finish, _new_figure
 
 __all__ = ["plot_silos", "plot_silo_membership", "plot_silo_sizes", "plot_n_silos", "plot_ensemble_n_silos"]
@@ -39,10 +39,7 @@ def plot_silo_membership(silos, ax=None, *, label_names=None, title=None,
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
-    _check_ax(ax)
-    if ax is None:
-        _, axes = _new_figure(figsize=(6.4, 3.2))
-        ax = axes[0, 0]
+    ax = _axes_or_new(ax, figsize=(6.4, 3.2))
     n_steps, n_agents = s.shape
     t = np.arange(n_steps)
     from matplotlib.collections import LineCollection
@@ -111,12 +108,9 @@ def plot_silo_sizes(silos, ax=None, *, label_names=None, title=None,
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
-    _check_ax(ax)
     if legend is not None and not isinstance(legend, (bool, np.bool_)):
         raise TypeError(f"legend must be a bool or None; got {type(legend).__name__}")
-    if ax is None:
-        _, axes = _new_figure(figsize=(6.4, 3.2))
-        ax = axes[0, 0]
+    ax = _axes_or_new(ax, figsize=(6.4, 3.2))
     n_steps, n_agents = s.shape
     present = np.unique(s)
     name_of = _label_name_lookup(label_names, present)
@@ -173,10 +167,7 @@ def plot_n_silos(silos, ax=None, *, label=None, title=None, color=None, path=Non
         The figure of the axes drawn into (``ax.figure`` when ``ax`` is given).
     """
     s = _as_silos(silos)
-    _check_ax(ax)
-    if ax is None:
-        _, axes = _new_figure(figsize=(6.4, 3.0))
-        ax = axes[0, 0]
+    ax = _axes_or_new(ax, figsize=(6.4, 3.0))
     counts = np.array([np.unique(row).size for row in s])
     ax.plot(np.arange(s.shape[0]), counts, drawstyle="steps-post", color=color,
             label=label, gid="n_silos")
@@ -248,10 +239,7 @@ def plot_ensemble_n_silos(n_silos, ax=None, *, title=None, path=None, provenance
         raise TypeError(f"n_silos must be a numeric array of shape (R, T+1); got dtype {ns.dtype}")
     if ns.ndim != 2 or ns.shape[0] < 1 or ns.shape[1] < 1:
         raise ValueError(f"n_silos must have shape (R, T+1) with R >= 1; got shape {ns.shape}")
-    _check_ax(ax)
-    if ax is None:
-        _, axes = _new_figure(figsize=(7.0, 3.6))
-        ax = axes[0, 0]
+    ax = _axes_or_new(ax, figsize=(7.0, 3.6))
     t = np.arange(ns.shape[1])
     q05, q25, q75, q95 = np.quantile(ns, [0.05, 0.25, 0.75, 0.95], axis=0)
     ax.fill_between(t, q05, q95, color="C0", alpha=0.18, linewidth=0, label="5-95% of replicates", gid="band90")

@@ -5,8 +5,8 @@ import numbers
 
 import numpy as np
 
-from gmmproxy.plotting._common import _as_float_array, _check_ax
-from gmmproxy.plotting._save import _finish, _new_figure
+from gmmproxy.plotting._common import _as_float_array, _axes_or_new
+from gmmproxy.plotting._save import _finish
 from gmmproxy.sweeps._summary import _as_results, sweep_summary
 
 __all__ = ["plot_sweep", "plot_sweep_heatmap", "plot_sweep_lines"]
@@ -61,13 +61,9 @@ def plot_sweep(values, results, *, xlabel, ylabel, title=None, n_se: float = 5.0
         raise ValueError(f"jitter must be a finite number >= 0; got {jitter!r}")
     if ylim is not None and (len(ylim) != 2 or not ylim[0] < ylim[1]):
         raise ValueError(f"ylim must be a pair (low, high) with low < high; got {ylim!r}")
-    _check_ax(ax)
     rng = np.random.default_rng(as_seed_sequence(seed))
-    if ax is None:
-        fig, axes = _new_figure(figsize=(5.0, 5.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    ax = _axes_or_new(ax, figsize=(5.0, 5.0))
+    fig = ax.figure
     xs = np.concatenate([np.full(g.size, v[i]) for i, g in enumerate(groups)])
     ys = np.concatenate(groups)
     ys_jittered = ys + rng.normal(0.0, jitter, size=ys.size) if jitter > 0 else ys
@@ -176,12 +172,8 @@ def plot_sweep_heatmap(table, x: str, y: str, stat: str = "silos_final", *, wher
     grid = np.full((len(ys), len(xs)), np.nan)
     for (yv, xv), m in means.items():
         grid[np.searchsorted(ys, yv), np.searchsorted(xs, xv)] = np.nan if m is None else float(m)
-    _check_ax(ax)
-    if ax is None:
-        fig, axes = _new_figure(figsize=(1.2 + 0.75 * max(len(xs), 4), 1.0 + 0.6 * max(len(ys), 4)))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    ax = _axes_or_new(ax, figsize=(1.2 + 0.75 * max(len(xs), 4), 1.0 + 0.6 * max(len(ys), 4)))
+    fig = ax.figure
     import matplotlib
 
     cm = matplotlib.colormaps[cmap].with_extremes(bad="lightgray")
@@ -259,12 +251,8 @@ def plot_sweep_lines(table, x: str, stat: str = "silos_final", *, where=None, le
         raise ValueError(f"{len(groups)} combinations of {', '.join(others)} would be {len(groups)} lines "
                          f"(at most 10); fix some with where (--where NAME=VALUE)")
     z = float(norm.ppf(0.5 + level / 2))
-    _check_ax(ax)
-    if ax is None:
-        fig, axes = _new_figure(figsize=(6.4 if others else 5.0, 4.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    ax = _axes_or_new(ax, figsize=(6.4 if others else 5.0, 4.0))
+    fig = ax.figure
     colors = _colors(len(groups))
     for (key, part), color in zip(groups, colors):
         key = key if isinstance(key, tuple) else (key,)
@@ -316,12 +304,8 @@ def _design_points(rows, x, stat, level, others, fixed, title, ax, path, provena
     sd = g[stat].std(ddof=1).astype(float).fillna(0.0).to_numpy()
     se = sd / np.sqrt(np.maximum(count, 1))
     order = np.argsort(xs, kind="stable")
-    _check_ax(ax)
-    if ax is None:
-        fig, axes = _new_figure(figsize=(5.0, 4.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    ax = _axes_or_new(ax, figsize=(5.0, 4.0))
+    fig = ax.figure
     ax.errorbar(xs[order], mean[order], yerr=z * se[order], fmt="o", markersize=3, color="tab:blue",
                 ecolor="tab:blue", elinewidth=0.8, alpha=0.8, gid="cells")
     ax.set_xlabel(x)
