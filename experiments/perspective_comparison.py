@@ -169,9 +169,9 @@ def plot(result: dict, path=None, provenance_info=None):
     cal = result.get("calibrated", {})
     label = "calibrated GMM proxy on its components"
     if cal:
-        label += (f"\n(posterior medians: r = {int(cal['rag_size'] + 0.5)}, time scale {cal['time_scale']:.2f}, "
-                  f"p exponent {cal['p_exponent']:.2f})")
-    sides = (("LLM (published run)", llm, axes[0, 0]),
+        label += (f"\nposterior medians r = {int(cal['rag_size'] + 0.5)}, time scale {cal['time_scale']:.2f}, "
+                  f"p^{cal['p_exponent']:.2f}")
+    sides = (("LLM (published run)\nits answers' perspectives", llm, axes[0, 0]),
              (label, proxy, axes[0, 1]))
     for title, side, ax in sides:
         plot_perspective(side["positions"][..., 0], silos=side["silos"], marker_size=0, ax=ax,
