@@ -13,11 +13,11 @@ from __future__ import annotations
 import numbers
 import sys
 import time
-import warnings
 
 import numpy as np
 
 from gmmproxy._memory import check_simulation_memory
+from gmmproxy._chunks import run_in_chunks
 from gmmproxy._seeding import as_seed_sequence, replicate_states, seed_record, xoshiro_state
 from gmmproxy.config import SimulationConfig
 from gmmproxy.trajectory import Ensemble, Trajectory
@@ -197,37 +197,18 @@ def simulate_many(cfg: SimulationConfig, steps: int = 100, replicates: int = 100
     threads = int(n_threads) if n_threads is not None else numba.get_num_threads()
 
     t0 = time.perf_counter()
-    parts = []
     compile_s = 0.0
-    done = 0
-    interrupted = False
-    bar = None
-    try:
-        if progress:
-            import click
 
-            bar = click.progressbar(length=replicates, label="replicates", file=sys.stderr)
-            bar.__enter__()
-        while done < replicates:
-            m = min(chunk_size, replicates - done)
-            states = replicate_states(ss, m, start=done)
-            part, secs = _run_kernel(cfg, steps, states, record, wdt, threads)
-            compile_s += secs
-            if not keep_final_rag:
-                part["final_rag"] = None
-            parts.append(part)
-            done += m
-            if bar is not None:
-                bar.update(m)
-    except KeyboardInterrupt:
-        interrupted = True
-        warnings.warn(
-            f"simulate_many interrupted: keeping the {done} of {replicates} replicates already finished",
-            RuntimeWarning, stacklevel=2,
-        )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    def run_chunk(start, count):
+        nonlocal compile_s
+        part, secs = _run_kernel(cfg, steps, replicate_states(ss, count, start=start), record, wdt, threads)
+        compile_s += secs
+        if not keep_final_rag:
+            part["final_rag"] = None
+        return part
+
+    parts, done, interrupted = run_in_chunks(replicates, chunk_size, run_chunk, label="replicates",
+                                             progress=progress, what="simulate_many")
     # compiling the kernels (first run only) is not part of the batch's wall time
     wall = time.perf_counter() - t0 - compile_s
 
