@@ -382,18 +382,26 @@ def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *
     chunk j of ``chunk`` draws is simulated in one kernel call with
     ``SeedSequence((seed, 78, j))``. The table is rewritten (atomically) after
     every chunk, so Ctrl-C keeps every finished chunk and a later call
-    continues where it stopped.
+    continues where it stopped -- only when the model, conditions, statistics,
+    seed, replicates and geometry are the same (a key stored with the table).
     """
+    import hashlib
+
     names = statistic_names(times)
     conds = [oc.condition for oc in observed]
     draws = model.sample_prior(size, np.random.default_rng(np.random.SeedSequence([int(seed), 77])))
     stats = np.full((size, len(conds), len(names)), np.nan)
+    # what the table's simulations depend on besides the draws: reuse it only when all agree
+    h = hashlib.sha256(json.dumps([model.to_dict(), [dataclasses.asdict(c) for c in conds], list(names),
+                                   int(seed), int(replicates)], sort_keys=True).encode())
+    for arr in (geometry.means, geometry.chol, geometry.initial_weights):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    key = h.hexdigest()
     done = 0
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
-            same = (int(z["seed"]) == seed and int(z["replicates"]) == replicates and z["stats"].shape[1:] ==
-                    stats.shape[1:] and all(np.array_equal(z[f"theta_{k}"], draws[k][:z["stats"].shape[0]])
-                                            for k in model.free))
+            same = (str(z["key"]) == key if "key" in z.files else False) and all(
+                np.array_equal(z[f"theta_{k}"], draws[k][:z["stats"].shape[0]]) for k in model.free)
             if same:
                 done = min(int(z["done"]), size)
                 stats[:done] = z["stats"][:done]
@@ -407,7 +415,7 @@ def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *
             stats[done:hi] = sim.mean(axis=2)
             done = hi
             tmp = path.with_name(path.name + ".part.npz")
-            np.savez(tmp, stats=stats[:done], done=done, seed=seed, replicates=replicates,
+            np.savez(tmp, stats=stats[:done], done=done, key=np.asarray(key), seed=seed, replicates=replicates,
                      **{f"theta_{k}": draws[k][:done] for k in model.free})
             os.replace(tmp, path)
             bar.tick(len(thetas), force=True)

@@ -172,6 +172,12 @@ def test_reference_table_loco_never_sees_the_held_out_condition(logs, tmp_path, 
     monkeypatch.setattr(fit_mod, "simulate_statistics", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     third = fit_mod._loco_reference(tmp_path, MODEL, observed, Geometry(N), scales, TIMES, **kw)
     assert third[0][0].equals(folds[0][0]) and third[1][0].equals(folds[1][0])
+    # ... but a table made for other conditions or another model is not reused
+    with pytest.raises(AssertionError):
+        fit_mod._loco_reference(tmp_path, MODEL, observed[::-1], Geometry(N), scales, TIMES, **kw)
+    other = ProxyModel(free=("time_scale", "p_exponent"), fixed={"rag_size": 1, "sigma": 0.2})
+    with pytest.raises(AssertionError):
+        fit_mod._loco_reference(tmp_path, other, observed, Geometry(N), scales, TIMES, **kw)
 
 
 def test_fit_reports_loco_from_the_reference_table(logs, tmp_path):
