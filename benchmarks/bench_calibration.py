@@ -1,29 +1,52 @@
 """Benchmark of the batched calibration kernel: one evaluation of 8 conditions x 16 replicates.
 
-    python benchmarks/bench_calibration.py            # markdown table on stdout
+    python benchmarks/bench_calibration.py                       # markdown table on stdout
     python benchmarks/bench_calibration.py --repeats 3
+    python benchmarks/bench_calibration.py --ref d114a7f         # this tree against an earlier commit
 
 One *evaluation* is what an ABC particle costs: the 8 flower conditions
 (p in {0.2, 0.7} x k in {1, 5, 15, 25}, n = 30, T = 80 steps) with 16
 replicates each, in one call of the batched kernel (128 jobs, 307,200 agent
-updates at one round per step). Measured at three parameter sets:
+updates at one round per step). Measured at four parameter sets:
 
 * label copying (answer from current weights, r = 1, sigma = 0.15, tau = 1);
 * the same with tau = 1.5 (two rounds per step, activation 0.75);
+* the posterior medians of the shipped calibration (r = 1, sigma 0.11, tau 1.46,
+  p exponent 0.94; two rounds per step, activation 0.73);
 * the paper's proxy (pseudo-updated answers, r = 5, sigma = 0.2).
 
 Reports the best wall time over ``--repeats`` runs on all Numba threads and
 on one thread, the process CPU time, and the load average (other processes
-on a shared machine inflate wall times).
+on a shared machine inflate wall times; the CPU time is the comparable
+number). With ``--ref COMMIT`` the package at that commit is exported with
+``git archive`` and both trees run the cases in fresh single-threaded
+interpreters, alternately (old, new, old, new), so a busy machine slows
+both alike; the table gives the best CPU time of each.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CASES = {
+    "label copying, r = 1, sigma = 0.15, tau = 1":
+        ("current", {"sigma": 0.15, "rag_size": 1, "time_scale": 1.0, "p_exponent": 1.0}),
+    "label copying, r = 1, sigma = 0.15, tau = 1.5":
+        ("current", {"sigma": 0.15, "rag_size": 1, "time_scale": 1.5, "p_exponent": 1.0}),
+    "calibrated medians, r = 1, sigma = 0.11, tau = 1.46, p exponent 0.94":
+        ("current", {"sigma": 0.11, "rag_size": 1, "time_scale": 1.46, "p_exponent": 0.94}),
+    "paper's proxy, r = 5, sigma = 0.2": ("baseline", {}),
+}
 
 
 def _evaluation(theta, model, repeats):
@@ -43,35 +66,77 @@ def _evaluation(theta, model, repeats):
     return wall * 1e3, cpu * 1e3
 
 
+def _model(kind):
+    from gmmproxy.bridge.calibration.model import BASELINE, ProxyModel
+
+    return BASELINE if kind == "baseline" else ProxyModel()
+
+
+_CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {bench!r})
+import numba
+numba.set_num_threads(1)
+import gmmproxy
+assert gmmproxy.__file__.startswith({root!r}), gmmproxy.__file__
+import bench_calibration as b
+out = {{}}
+for name, (kind, theta) in b.CASES.items():
+    out[name] = b._evaluation(theta, b._model(kind), {repeats})[1]
+print(json.dumps(out))
+"""
+
+
+def _child(root, repeats):
+    code = _CHILD.format(root=root, bench=os.path.join(_REPO, "benchmarks"), repeats=repeats)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def before_after(ref, repeats, rounds=2):
+    """Best single-thread CPU ms per case of the tree at ``ref`` and of this tree, run alternately."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", _REPO, "archive", ref, "gmmproxy"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        best = {"old": {}, "new": {}}
+        for _ in range(rounds):
+            for label, root in (("old", tmp), ("new", _REPO)):
+                for name, ms in _child(root, repeats).items():
+                    best[label][name] = min(best[label].get(name, np.inf), ms)
+    return best
+
+
 def main(argv=None):
     import numba
 
-    from gmmproxy.bridge.calibration.model import BASELINE, ProxyModel
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--ref", default=None, help="earlier commit to compare with (alternating runs)")
     args = ap.parse_args(argv)
-    copying = ProxyModel()
-    cases = [
-        ("label copying, r = 1, sigma = 0.15, tau = 1", copying,
-         {"sigma": 0.15, "rag_size": 1, "time_scale": 1.0, "p_exponent": 1.0}),
-        ("label copying, r = 1, sigma = 0.15, tau = 1.5", copying,
-         {"sigma": 0.15, "rag_size": 1, "time_scale": 1.5, "p_exponent": 1.0}),
-        ("paper's proxy, r = 5, sigma = 0.2", BASELINE, {}),
-    ]
     threads = numba.get_num_threads()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, Numba {numba.__version__}; load average before: {os.getloadavg()[0]:.1f}")
     print()
-    print(f"| one evaluation (8 conditions x 16 replicates) | wall, {threads} threads | CPU | wall, 1 thread |")
-    print("|---|---|---|---|")
-    for label, model, theta in cases:
-        numba.set_num_threads(threads)
-        wall, cpu = _evaluation(theta, model, args.repeats)
-        numba.set_num_threads(1)
-        wall1, _ = _evaluation(theta, model, args.repeats)
-        numba.set_num_threads(threads)
-        print(f"| {label} | {wall:.0f} ms | {cpu:.0f} ms | {wall1:.0f} ms |")
+    if args.ref:
+        best = before_after(args.ref, args.repeats)
+        print(f"| one evaluation (8 conditions x 16 replicates), CPU time, 1 thread | {args.ref} | this tree | "
+              "speed-up |")
+        print("|---|---|---|---|")
+        for name in CASES:
+            old, new = best["old"][name], best["new"][name]
+            print(f"| {name} | {old:.0f} ms | {new:.0f} ms | {old / new:.2f}x |")
+    else:
+        print(f"| one evaluation (8 conditions x 16 replicates) | wall, {threads} threads | CPU | wall, 1 thread |")
+        print("|---|---|---|---|")
+        for label, (kind, theta) in CASES.items():
+            numba.set_num_threads(threads)
+            wall, cpu = _evaluation(theta, _model(kind), args.repeats)
+            numba.set_num_threads(1)
+            wall1, _ = _evaluation(theta, _model(kind), args.repeats)
+            numba.set_num_threads(threads)
+            print(f"| {label} | {wall:.0f} ms | {cpu:.0f} ms | {wall1:.0f} ms |")
     print()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

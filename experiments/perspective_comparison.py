@@ -5,8 +5,13 @@ reduced to a ``dim``-dimensional perspective space, and proxy components are pla
 there with :func:`gmmproxy.bridge.components.components_from_logs` (one component per
 flower at the centroid of that flower's answers, within-flower covariances, each
 agent's initial weights from its first answer). The proxy then runs with the LLM's p
-and k and otherwise the paper's default parameters (r = 5, synchronous EM steps): the
-calibrated parameters come from ``gmmproxy calibrate fit``.
+and k and the *calibrated* parameters: the weighted posterior medians of the shipped
+calibration (``docs/calibration-report/posterior.csv``, ``gmmproxy calibrate fit`` on the
+published runs) for the RAG size r, the time scale (proxy actions per LLM step, by random
+activation) and the mirroring map ``p_proxy = p ** p_exponent``, with the partner answering
+from its current weights (the calibration's model, docs/calibration.md). The calibrated
+sigma is a spread in units of the paper's topic spacing and has no counterpart here: the
+components keep the within-flower covariances of the data (sigma factor 1).
 
 Both runs live in the same coordinates: an LLM agent's position at step t is its answer's
 perspective coordinate; a proxy agent's is its mixture mean ``sum_k w_k mu_k`` (its
@@ -42,11 +47,30 @@ DIM = 2
 STEPS = None  # fixed by the log
 DATA_DIR = Path(os.environ.get("GMMPROXY_FLOWER_DATA",
                                Path(__file__).resolve().parents[2] / "shared" / "data" / "llm-flowers"))
+POSTERIOR = Path(__file__).resolve().parents[1] / "docs" / "calibration-report" / "posterior.csv"
+
+
+def calibrated_parameters(path=POSTERIOR) -> dict:
+    """Weighted posterior medians of a calibration's ``posterior.csv`` (free parameters and ``weight``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"posterior must be a calibration's posterior.csv; got {str(path)!r}")
+    table = np.genfromtxt(path, delimiter=",", names=True)
+    w = np.asarray(table["weight"], dtype=float)
+    w = w / w.sum()
+    out = {}
+    for name in table.dtype.names:
+        if name == "weight":
+            continue
+        x = np.asarray(table[name], dtype=float)
+        order = np.argsort(x)
+        out[name] = float(x[order][np.searchsorted(np.cumsum(w[order]), 0.5)])
+    return out
 
 
 def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int = REPLICATE,
         embedder=None, dim=DIM, seed=SEED, data_dir=DATA_DIR, log=None,
-        max_clusters: int = 8) -> dict:
+        max_clusters: int = 8, posterior=POSTERIOR) -> dict:
     """Build components from one LLM run, simulate the proxy, and embed both runs.
 
     Parameters
@@ -65,6 +89,8 @@ def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int
         A run log to use instead of a published run.
     max_clusters : int
         Largest number of GMM clusters tried per step.
+    posterior : path
+        ``posterior.csv`` of the calibration whose medians parameterise the proxy.
 
     Returns
     -------
@@ -74,7 +100,8 @@ def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int
         ``label_names``, ``components`` (the :class:`ProxyComponents`), ``meta``,
         ``wall_time``, ``params``.
     """
-    import gmmproxy
+    from gmmproxy.bridge.calibration.batch import Geometry, simulate_batch
+    from gmmproxy.bridge.calibration.model import Condition, ProxyModel
     from gmmproxy.bridge.components import components_from_logs
     from gmmproxy.bridge.importer import import_published_run
     from gmmproxy.bridge.trajectory import _default_embedder_name, from_log
@@ -82,6 +109,8 @@ def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int
     from gmmproxy.perspective import cluster_steps, iso_mirror
 
     embedder = _default_embedder_name() if embedder is None else embedder
+    theta = calibrated_parameters(posterior)
+    theta["sigma"] = 1.0  # the data's own within-flower covariances (see the module docstring)
     with Timer() as timer, tempfile.TemporaryDirectory() as tmp:
         if log is None:
             stem = f"output{int(round(p_mirror * 10))}_{int(n_neighbors)}_{int(replicate)}"
@@ -97,13 +126,15 @@ def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int
         to_comp = np.array([index.get(name, -1) for name in traj.label_names])
         llm_silos = to_comp[traj.silos]
         p, k = float(traj.meta["p_mirror"]), int(traj.meta["n_neighbors"])
-        cfg = comps.to_config(p_mirror=p, n_neighbors=k)
         T = traj.n_steps
-        proxy = gmmproxy.simulate(cfg, steps=T - 1, seed=sub_seed(seed, 0), record="weights")
-        proxy_pos = np.asarray(proxy.weights, dtype=np.float64) @ comps.means
+        geometry = Geometry(comps.n_agents, comps.means, comps.covariances, comps.initial_weights)
+        settings = ProxyModel().proxy_settings(theta, Condition(p, k, comps.n_agents, T))
+        proxy_silos, _, proxy_w = simulate_batch(geometry, T - 1, seed=sub_seed(seed, 0), return_weights=True,
+                                                 **settings)
+        proxy_pos = proxy_w[0] @ comps.means
         out = {}
         for name, pos, silos in (("llm", llm_pos, llm_silos),
-                                 ("proxy", proxy_pos, np.asarray(proxy.silos))):
+                                 ("proxy", proxy_pos, proxy_silos[0].astype(np.int64))):
             out[name] = {
                 "positions": pos,
                 "silos": silos,
@@ -115,9 +146,10 @@ def run(p_mirror: float = P_MIRROR, n_neighbors: int = NEIGHBORS, replicate: int
                meta={"p_mirror": p, "n_neighbors": k, "replicate": traj.meta.get("replicate"),
                      "embedder": comps.provenance["embedder"], "dim": comps.dim},
                wall_time=timer.elapsed,
+               calibrated=theta, proxy_settings=settings,
                params={"p_mirror": p, "n_neighbors": k, "replicate": replicate,
                        "embedder": comps.provenance["embedder"], "dim": comps.dim, "seed": seed,
-                       "max_clusters": max_clusters})
+                       "max_clusters": max_clusters, "calibrated": theta})
     return out
 
 
@@ -134,8 +166,13 @@ def plot(result: dict, path=None, provenance_info=None):
     fig = Figure(figsize=(11.0, 7.6), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2, height_ratios=[1.5, 1.0])
-    sides = (("LLM (published run)", llm, axes[0, 0]),
-             ("GMM proxy from its components (default parameters)", proxy, axes[0, 1]))
+    cal = result.get("calibrated", {})
+    label = "calibrated GMM proxy on its components"
+    if cal:
+        label += (f"\nposterior medians r = {int(cal['rag_size'] + 0.5)}, time scale {cal['time_scale']:.2f}, "
+                  f"p^{cal['p_exponent']:.2f}")
+    sides = (("LLM (published run)\nits answers' perspectives", llm, axes[0, 0]),
+             (label, proxy, axes[0, 1]))
     for title, side, ax in sides:
         plot_perspective(side["positions"][..., 0], silos=side["silos"], marker_size=0, ax=ax,
                          title=title, ylabel="perspective (coordinate 1)")

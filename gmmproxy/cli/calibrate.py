@@ -61,15 +61,24 @@ def calibrate_group():
               help="Steps t of the N(t) statistics.")
 @click.option("--loco/--no-loco", default=True, show_default=True,
               help="Also refit leaving out each condition in turn and predict it.")
-@click.option("--loco-population", default=50, show_default=True, type=click.IntRange(min=10))
-@click.option("--loco-generations", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--loco-method", type=click.Choice(["reference", "smc"]), default="reference", show_default=True,
+              help="reference: rejection ABC on one shared table of prior draws for every left-out condition; "
+                   "smc: one ABC-SMC refit per condition.")
+@click.option("--loco-simulations", default=2000, show_default=True, type=click.IntRange(min=10),
+              help="Prior draws in the shared reference table (--loco-method reference).")
+@click.option("--loco-accept", default=100, show_default=True, type=click.IntRange(min=2),
+              help="Nearest draws kept per left-out condition (--loco-method reference).")
+@click.option("--loco-population", default=50, show_default=True, type=click.IntRange(min=10),
+              help="Particles per refit (--loco-method smc).")
+@click.option("--loco-generations", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Generations per refit (--loco-method smc).")
 @click.option("--resume", is_flag=True, help="Continue the fit in --out from its last finished generation.")
 @click.option("--force", "--overwrite", "overwrite", is_flag=True, help="Replace a calibration already in --out.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write report.md and figures.")
 @click.pass_context
 def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, replicates, min_acceptance, free,
-                priors, answer_from, components, times, loco, loco_population, loco_generations, resume,
-                overwrite, report):
+                priors, answer_from, components, times, loco, loco_method, loco_simulations, loco_accept,
+                loco_population, loco_generations, resume, overwrite, report):
     """Fit the proxy's parameters to LLM run logs (ABC-SMC); Ctrl-C keeps finished generations."""
     _need_extra(ctx)
     from gmmproxy.bridge.calibration.fit import fit
@@ -88,8 +97,8 @@ def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, repl
     try:
         res = fit(list(logs), out_dir, model=model, components=components, seed=seed,
                   population_size=population_size, max_generations=max_generations, replicates=replicates,
-                  min_acceptance=min_acceptance, times=_parse_times(times), loco=loco,
-                  loco_population=loco_population, loco_generations=loco_generations, resume=resume,
+                  min_acceptance=min_acceptance, times=_parse_times(times), loco=loco, loco_method=loco_method,
+                  loco_simulations=loco_simulations, loco_accept=loco_accept, loco_population=loco_population, loco_generations=loco_generations, resume=resume,
                   overwrite=overwrite)
     except KeyboardInterrupt:
         click.echo("Error: interrupted before the first generation finished; nothing kept", err=True)

@@ -96,7 +96,7 @@ def _per_job(name, value, J, dtype, lo, hi, integer=False):
 
 def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sigma, rag_size,
                    rounds_per_step=1, activation=1.0, eps=1e-12, answer_current=False,
-                   seed=None) -> np.ndarray:
+                   seed=None, return_copied: bool = False, return_weights: bool = False):
     """Run one replicate per entry of the (broadcast) parameter arrays.
 
     Parameters
@@ -109,11 +109,22 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
         :mod:`gmmproxy._kernels.batched` for their meaning.
     seed : int, SeedSequence or None
         Job b uses ``replicate_seed(seed, b)``.
+    return_copied : bool
+        Also return which agents copied in each step.
+    return_weights : bool
+        Also return every agent's weights at every step (then the result is
+        ``(silos, copied, weights)``).
 
     Returns
     -------
-    ndarray of int16, shape (J, steps + 1, n_agents)
+    silos : ndarray of int16, shape (J, steps + 1, n_agents)
         Silo of every agent at every recorded step.
+    copied : ndarray of bool, shape (J, steps + 1, n_agents)
+        Only with ``return_copied``: True where the agent acted at least once
+        with a partner other than itself (did not mirror) during the step that
+        ended at that row; row 0 is False.
+    weights : ndarray of float64, shape (J, steps + 1, n_agents, K)
+        Only with ``return_weights``.
     """
     from gmmproxy._kernels.batched import run_jobs
 
@@ -134,8 +145,13 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
     states = replicate_states(as_seed_sequence(seed), J)
     out = np.zeros((J, int(steps) + 1, n), dtype=np.int16)
+    copied = np.zeros((J, int(steps) + 1, n), dtype=np.bool_)
+    K = geometry.n_components
+    weights = np.zeros((J, int(steps) + 1 if return_weights else 0, n, K))
     # one prange launch at a time: Numba's fork-safe workqueue layer aborts on concurrent launches
     with parallel_launch():
         run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
-                 int(steps), out)
-    return out
+                 int(steps), out, copied, weights)
+    if return_weights:
+        return out, copied, weights
+    return (out, copied) if return_copied else out

@@ -7,6 +7,9 @@ T) found in the logs. One ABC particle simulates every condition with
 
     distance = sqrt(mean over conditions c and statistics s of ((sim_cs - obs_cs) / scale_s)**2)
 
+(over the pairs (c, s) where the observed statistic is known: ``copy_switch_rate``
+needs mirror flags, which some logs lack)
+
 is below the generation's threshold, where ``scale_s`` is the pooled
 within-condition standard deviation of statistic s over the observed
 replicates (floored, see :func:`statistic_scales`) -- the same normaliser
@@ -120,15 +123,16 @@ def load_logs(logs, times=DEFAULT_TIMES) -> list:
 
 #: floors of the statistic scales (half an agent / half a step; switch rate 0.005; entropy 0.05 bit)
 _SCALE_FLOORS = {"time_to_single_silo": 0.5, "reached_single_silo": 0.1, "switch_rate_mean": 0.005,
-                 "entropy_final": 0.05}
+                 "copy_switch_rate": 0.005, "entropy_final": 0.05}
 
 
 def statistic_scales(observed, names) -> np.ndarray:
     """Per statistic: pooled within-condition standard deviation of the observed replicates, floored.
 
-    Conditions with a single replicate do not contribute; floors: 0.5 for
-    silo counts and times, 0.1 for the share reaching one silo, 0.005 for
-    the switch rate, 0.05 bit for the entropy.
+    Conditions with a single replicate, or where the statistic is unknown
+    (NaN: ``copy_switch_rate`` of logs without mirror flags), do not
+    contribute; floors: 0.5 for silo counts and times, 0.1 for the share
+    reaching one silo, 0.005 for the switch rates, 0.05 bit for the entropy.
     """
     out = np.empty(len(names))
     for a, nm in enumerate(names):
@@ -136,7 +140,7 @@ def statistic_scales(observed, names) -> np.ndarray:
         den = 0
         for oc in observed:
             x = oc.statistics[nm]
-            if x.size > 1:
+            if x.size > 1 and np.all(np.isfinite(x)):
                 num += float(((x - x.mean()) ** 2).sum())
                 den += x.size - 1
         sd = math.sqrt(num / den) if den else 0.0
@@ -304,12 +308,14 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
     names = statistic_names(times)
     conds = [oc.condition for oc in observed]
     obs = np.array([[oc.statistics[nm].mean() for nm in names] for oc in observed])
-    obs_dict = {"x": obs.ravel()}
+    # statistics unknown for a condition (NaN, e.g. copy_switch_rate without mirror flags) are left out
+    known = np.isfinite(obs)
+    obs_dict = {"x": np.where(known, obs, 0.0).ravel()}
     w = 1.0 / scales
 
     def distance(x, x0):
         d = (np.asarray(x["x"]).reshape(obs.shape) - np.asarray(x0["x"]).reshape(obs.shape)) * w
-        return float(np.sqrt(np.mean(d * d)))
+        return float(np.sqrt(np.mean(d[known] ** 2)))
 
     # simulation i of a run started at generation g uses SeedSequence((seed, g, i))
     counter = {"gen": 0, "i": 0}
@@ -368,9 +374,92 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
     return post, info, interrupted
 
 
+def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *, seed, size, replicates,
+                     progress, chunk=50):
+    """Prior draws and their simulated statistics, (thetas dict, stats (size, C, S)), kept in ``path``.
+
+    Draw i of the prior comes from ``default_rng(SeedSequence((seed, 77)))``;
+    chunk j of ``chunk`` draws is simulated in one kernel call with
+    ``SeedSequence((seed, 78, j))``. The table is rewritten (atomically) after
+    every chunk, so Ctrl-C keeps every finished chunk and a later call
+    continues where it stopped -- only when the model, conditions, statistics,
+    seed, replicates and geometry are the same (a key stored with the table).
+    """
+    import hashlib
+
+    names = statistic_names(times)
+    conds = [oc.condition for oc in observed]
+    draws = model.sample_prior(size, np.random.default_rng(np.random.SeedSequence([int(seed), 77])))
+    stats = np.full((size, len(conds), len(names)), np.nan)
+    # what the table's simulations depend on besides the draws: reuse it only when all agree
+    h = hashlib.sha256(json.dumps([model.to_dict(), [dataclasses.asdict(c) for c in conds], list(names),
+                                   int(seed), int(replicates)], sort_keys=True).encode())
+    for arr in (geometry.means, geometry.chol, geometry.initial_weights):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    key = h.hexdigest()
+    done = 0
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            same = (str(z["key"]) == key if "key" in z.files else False) and all(
+                np.array_equal(z[f"theta_{k}"], draws[k][:z["stats"].shape[0]]) for k in model.free)
+            if same:
+                done = min(int(z["done"]), size)
+                stats[:done] = z["stats"][:done]
+    bar = _Progress(progress, "leave-one-out reference table", 1)
+    try:
+        while done < size:
+            hi = min(size, done + chunk)
+            thetas = [{k: float(draws[k][i]) for k in model.free} for i in range(done, hi)]
+            sim = simulate_statistics(model, thetas, conds, replicates, geometry,
+                                      np.random.SeedSequence([int(seed), 78, done // chunk]), times)
+            stats[done:hi] = sim.mean(axis=2)
+            done = hi
+            tmp = path.with_name(path.name + ".part.npz")
+            np.savez(tmp, stats=stats[:done], done=done, key=np.asarray(key), seed=seed, replicates=replicates,
+                     **{f"theta_{k}": draws[k][:done] for k in model.free})
+            os.replace(tmp, path)
+            bar.tick(len(thetas), force=True)
+    finally:
+        bar.close()
+    return draws, stats
+
+
+def _loco_reference(out_dir: Path, model, observed, geometry, scales, times, *, seed, size, accept, replicates,
+                    progress):
+    """Leave-one-condition-out posteriors by rejection ABC on one shared prior reference table.
+
+    For held-out condition c, the ``accept`` prior draws whose statistics are
+    nearest the observations of the *other* conditions (the fit's distance
+    without c) form the posterior (equal weights). The table is simulated
+    from the prior, so no fold ever sees its held-out condition, and one table
+    serves every fold. Returns a list of (posterior DataFrame, info).
+    """
+    import pandas as pd
+
+    names = statistic_names(times)
+    draws, stats = _reference_table(out_dir / "loco_reference.npz", model, observed, geometry, times, seed=seed,
+                                    size=size, replicates=replicates, progress=progress)
+    obs = np.array([[oc.statistics[nm].mean() for nm in names] for oc in observed])
+    known = np.isfinite(obs)
+    z = (stats - np.where(known, obs, 0.0)[None]) / scales
+    z2 = np.where(known[None], z * z, 0.0)
+    out = []
+    for c in range(len(observed)):
+        keep = np.ones(len(observed), dtype=bool)
+        keep[c] = False
+        dist = np.sqrt(z2[:, keep].sum(axis=(1, 2)) / known[keep].sum())
+        idx = np.argsort(dist, kind="stable")[:accept]
+        post = pd.DataFrame({k: draws[k][idx] for k in model.free})
+        post["weight"] = 1.0 / len(idx)
+        out.append((post, {"method": "reference", "reference_size": int(size), "accepted": int(len(idx)),
+                           "epsilon": float(dist[idx[-1]])}))
+    return out
+
+
 def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, seed: int = 0,
         population_size: int = 100, max_generations: int = 6, replicates: int = 8,
-        min_acceptance: float = 0.03, times=DEFAULT_TIMES, loco: bool = True, loco_population: int = 50,
+        min_acceptance: float = 0.03, times=DEFAULT_TIMES, loco: bool = True, loco_method: str = "reference",
+        loco_simulations: int = 2000, loco_accept: int = 100, loco_population: int = 50,
         loco_generations: int = 3, resume: bool = False, progress: bool | None = None,
         overwrite: bool = False) -> CalibrationResult:
     """Calibrate the proxy to logged LLM runs.
@@ -397,8 +486,13 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
     times : sequence of int
         Steps of the N(t) statistics.
     loco : bool
-        Also refit without each condition in turn (budget ``loco_population``,
-        ``loco_generations``) and record how well it is predicted.
+        Also refit without each condition in turn and record how well it is predicted.
+    loco_method : {"reference", "smc"}
+        ``"reference"`` (default): rejection ABC on one shared table of
+        ``loco_simulations`` prior draws, keeping the ``loco_accept`` nearest
+        per fold (see :func:`_loco_reference`); ``"smc"``: a separate ABC-SMC
+        per fold with ``loco_population`` particles and ``loco_generations``
+        generations (about 8x the cost).
     resume : bool
         Continue the histories in ``out`` instead of starting afresh.
     progress : bool, optional
@@ -422,6 +516,12 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
     replicates = check_count("replicates", replicates, 1)
     loco_population = check_count("loco_population", loco_population, 10)
     loco_generations = check_count("loco_generations", loco_generations, 1)
+    loco_simulations = check_count("loco_simulations", loco_simulations, 10)
+    loco_accept = check_count("loco_accept", loco_accept, 2)
+    if loco_accept > loco_simulations:
+        raise ValueError(f"loco_accept must be <= loco_simulations ({loco_simulations}); got {loco_accept}")
+    if loco_method not in ("reference", "smc"):
+        raise ValueError(f"loco_method must be 'reference' or 'smc'; got {loco_method!r}")
     if not 0.0 <= float(min_acceptance) < 1.0:
         raise ValueError(f"min_acceptance must be in [0, 1); got {min_acceptance}")
     if not model.free:
@@ -460,6 +560,9 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
         min_acceptance=min_acceptance, resume=resume, progress=progress, label="fit")
     info.update(seed=seed, population_size=population_size, max_generations=max_generations,
                 replicates=replicates, min_acceptance=min_acceptance,
+                loco={"method": loco_method, "simulations": loco_simulations, "accept": loco_accept}
+                if loco_method == "reference" else
+                {"method": loco_method, "population": loco_population, "generations": loco_generations},
                 geometry="paper 1-d topics" if geometry.default else "components")
     result = CalibrationResult(posterior=post, model=model, observed=observed, scales=scales, geometry=geometry,
                                times=tuple(times), info=info)
@@ -469,15 +572,22 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
 
         entries = []
         try:
+            if loco_method == "reference":
+                folds = _loco_reference(out_dir, model, observed, geometry, scales, times, seed=seed,
+                                        size=loco_simulations, accept=loco_accept, replicates=replicates,
+                                        progress=progress)
             for c, oc in enumerate(observed):
                 rest = [o for i, o in enumerate(observed) if i != c]
-                lpost, linfo, lint = _run_abc(
-                    out_dir / f"loco_{oc.condition.key}.db", model, rest, geometry, scales, times,
-                    seed=seed + 1 + c, population_size=loco_population, max_generations=loco_generations,
-                    replicates=replicates, min_acceptance=min_acceptance, resume=resume, progress=progress,
-                    label=f"leave out {oc.condition.key}")
-                if lint:
-                    raise KeyboardInterrupt
+                if loco_method == "reference":
+                    lpost, linfo = folds[c]
+                else:
+                    lpost, linfo, lint = _run_abc(
+                        out_dir / f"loco_{oc.condition.key}.db", model, rest, geometry, scales, times,
+                        seed=seed + 1 + c, population_size=loco_population, max_generations=loco_generations,
+                        replicates=replicates, min_acceptance=min_acceptance, resume=resume, progress=progress,
+                        label=f"leave out {oc.condition.key}")
+                    if lint:
+                        raise KeyboardInterrupt
                 sub = CalibrationResult(posterior=lpost, model=model, observed=rest, scales=scales,
                                         geometry=geometry, times=tuple(times), info=linfo)
                 entries.append(loco_entry(sub, oc, seed=seed + 101 + c))

@@ -31,7 +31,9 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
     Returns
     -------
     Ensemble
-        ``silos`` (replicates, T, n), ``n_silos``, ``n_switched``, ``final_silos``;
+        ``silos`` (replicates, T, n), ``n_silos``, ``n_switched``, ``final_silos``, and
+        ``copied`` (replicates, T, n) bool: the agent copied (did not mirror) in the step
+        that led to that row;
         ``config`` is the proxy at the posterior median (for provenance; replicate
         b used its own posterior draw), ``engine`` is ``"calibrated"``.
     """
@@ -61,8 +63,10 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
     rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
     thetas = result.sample(replicates, rng)
     # one replicate per posterior draw, all in one kernel call
-    silos = simulate_silos(result.model, thetas, [cond], 1, result.geometry, np.random.SeedSequence([seed, 12]))
-    silos = np.concatenate([row[0] for row in silos], axis=0)
+    runs = simulate_silos(result.model, thetas, [cond], 1, result.geometry, np.random.SeedSequence([seed, 12]),
+                          return_copied=True)
+    silos = np.concatenate([row[0][0] for row in runs], axis=0)
+    copied = np.concatenate([row[0][1] for row in runs], axis=0)
     ns = n_silos(silos).astype(np.int32)
     sw = np.zeros(ns.shape, dtype=np.int32)
     sw[:, 1:] = np.count_nonzero(silos[:, 1:] != silos[:, :-1], axis=-1)
@@ -76,7 +80,10 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
         chol = result.geometry.chol * s["sigma"]
         kw.update(means=result.geometry.means, covariances=chol @ np.swapaxes(chol, 1, 2),
                   init_weights=result.geometry.initial_weights)
-    return Ensemble(config=SimulationConfig(**kw), steps=steps - 1, n_silos=ns, n_switched=sw,
-                    final_silos=silos[:, -1].copy(), silos=silos, replicates_requested=replicates,
-                    seed={"calibration_seed": seed}, version=_version(), engine="calibrated",
-                    wall_time=time.perf_counter() - t0, record="silos")
+    ens = Ensemble(config=SimulationConfig(**kw), steps=steps - 1, n_silos=ns, n_switched=sw,
+                   final_silos=silos[:, -1].copy(), silos=silos, replicates_requested=replicates,
+                   seed={"calibration_seed": seed}, version=_version(), engine="calibrated",
+                   wall_time=time.perf_counter() - t0, record="silos")
+    # which agent-steps copied (not mirrored), for copy_switch_rate (statistics.copying_steps reads it)
+    ens.copied = copied
+    return ens

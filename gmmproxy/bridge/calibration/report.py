@@ -171,7 +171,32 @@ def _loco_markdown(loco) -> str:
     return "\n".join(lines)
 
 
-_PLAIN_WORDS = """\
+def _plain_words(summ, loco) -> str:
+    """The plain-words paragraph; posterior values and leave-one-out misses from the result."""
+    med = {k: v["median"] for k, v in summ.items()}
+    post = []
+    if "rag_size" in med:
+        post.append(f"r at {int(med['rag_size'] + 0.5)} (the LLM agents remember one sentence)"
+                    if int(med["rag_size"] + 0.5) == 1 else f"r at {int(med['rag_size'] + 0.5)}")
+    if "sigma" in med:
+        post.append(f"sigma small (about {med['sigma']:.2f}: a point is about one topic)")
+    if "time_scale" in med:
+        post.append(f"about {med['time_scale']:.1f} proxy actions per LLM step")
+    if "p_exponent" in med:
+        post.append(f"a mild mirroring map (p_proxy = p^{med['p_exponent']:.2f})")
+    misses = []
+    for e in loco or []:
+        h = e["headline"]
+        st = e["statistics"][h]
+        if not st["inside"]:
+            misses.append(f"p = {e['p_mirror']:g}, k = {e['n_neighbors']}: {h} {st['predicted_mean']:.1f} "
+                          f"predicted against {st['observed_mean']:.1f} observed")
+    if loco:
+        loco_text = ("Left out of the fit, " + ("; ".join(misses) if misses else
+                     "every condition's headline statistic is inside its band") + ".")
+    else:
+        loco_text = ""
+    return f"""\
 **What the proxy gets right, and where it cannot follow.** At the level of flower labels the LLM
 system is label copying with a one-sentence memory: an agent either keeps its flower (mirroring) or
 takes the flower of a neighbour in answer-embedding space. The calibrated proxy is the same process
@@ -182,16 +207,25 @@ follows the time scale (one silo within 10-20 steps at k = 15), the freezing int
 k = 1 and k = 5, the slower consensus at larger p, and -- what the paper's proxy gets backwards --
 k = 15 reaching one silo faster than k = 25: in weight space, as in embedding space, members of one
 silo are each other's nearest neighbours, so with k = 15 a silo of more than 15 agents only copies
-from itself while small silos are forced to copy from outside. The posterior puts r at 1 (the LLM
-agents remember one sentence), sigma small (about 0.12: a point is about one topic), about 1.3
-proxy actions per LLM step and a mild mirroring map (p_proxy = p^1.26). Where it cannot follow:
-the neighbourhood geometry. LLM agents look for neighbours among answer embeddings in which some
-flowers are near many others; on the proxy's 1-d line of topics every topic has two neighbours.
-This shows where the conditions pull against each other: left out of the fit, the frozen silo
-count at small k is over-predicted (p = 0.2, k = 1: 9.3 predicted against 7.0 observed; p = 0.7,
-k = 5: 2.3 against 1.5), and the slow final merger at p = 0.7, k = 25 is predicted too early (37
-against 49 steps, inside the wide band). Label statistics also cannot see answers that drift
-within a flower, or anything about the wording beyond the flower an answer names."""
+from itself while small silos are forced to copy from outside. The posterior puts {", ".join(post)}.
+Where it cannot follow: the neighbourhood geometry. LLM agents look for neighbours among answer
+embeddings in which some flowers are near many others; on the proxy's 1-d line of topics every topic
+has two neighbours. {loco_text} Label statistics also cannot see answers that drift within a flower,
+or anything about the wording beyond the flower an answer names."""
+
+
+def _copy_markdown(table) -> str:
+    """Observed and predicted copy_switch_rate per condition (where the logs carry mirror flags)."""
+    rows = [c for c in table["conditions"] if "copy_switch_rate" in c["statistics"]]
+    if not rows:
+        return "The logs carry no mirror flags: copy_switch_rate was not used."
+    lines = ["| p | k | LLM copy_switch_rate (min-max) | predicted [90% band] | inside |", "|---|---|---|---|---|"]
+    for c in rows:
+        s = c["statistics"]["copy_switch_rate"]
+        lines.append(f"| {c['p_mirror']:g} | {c['n_neighbors']} | {s['observed_mean']:.3f} "
+                     f"({s['observed_min']:.3f}-{s['observed_max']:.3f}) | {s['predicted_mean']:.3f} "
+                     f"[{s['predicted_lo']:.3f}, {s['predicted_hi']:.3f}] | {'yes' if s['inside'] else 'no'} |")
+    return "\n".join(lines)
 
 
 def write_report(result, out_dir, *, seed=0, draws=200) -> Path:
@@ -225,12 +259,18 @@ def write_report(result, out_dir, *, seed=0, draws=200) -> Path:
                      f"{result.model.prior_scale(k)}-uniform [{lo:g}, {hi:g}] |")
     lines += ["", "![posterior pairs plot](pairs.png)", "",
               "## N(t): LLM runs, calibrated predictive band, the paper's proxy", "", "![N(t) grid](nt_grid.png)",
-              "", "## Validation on the fitted runs", "", validation_markdown(table), ""]
+              "", "## Validation on the fitted runs", "", validation_markdown(table), "",
+              "Switches among copying (not mirrored) steps, from the logs' mirror flags "
+              "(`copy_switch_rate`, part of the fit's distance, not of the score):", "", _copy_markdown(table), ""]
     if result.loco:
+        lm = info.get("loco", {})
+        how = (f"rejection ABC on one shared table of {lm.get('simulations')} prior draws, keeping the "
+               f"{lm.get('accept')} nearest to the other conditions" if lm.get("method") == "reference"
+               else "a smaller ABC-SMC")
         lines += ["## Leave one condition out", "",
-                  "Refit without the condition (smaller ABC budget), then predict it:", "",
+                  f"Refit without the condition ({how}), then predict it:", "",
                   _loco_markdown(result.loco), ""]
-    lines += ["## In plain words", "", _PLAIN_WORDS, ""]
+    lines += ["## In plain words", "", _plain_words(summ, result.loco), ""]
     path = out_dir / "report.md"
     tmp = out_dir / "report.md.part"
     tmp.write_text("\n".join(lines), encoding="utf-8")

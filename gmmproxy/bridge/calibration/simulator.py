@@ -10,12 +10,15 @@ from gmmproxy.bridge.calibration.statistics import DEFAULT_TIMES, statistic_name
 __all__ = ["simulate_silos", "simulate_statistics"]
 
 
-def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geometry: Geometry, seed):
+def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geometry: Geometry, seed,
+                   return_copied: bool = False):
     """Silo trajectories of ``replicates`` runs for every (theta, condition).
 
     Returns
     -------
     list (over thetas) of list (over conditions) of ndarray (replicates, T_c, n)
+        With ``return_copied``, a pair ``(silos, copied)`` per entry, ``copied``
+        the copying agent-steps (see :func:`~gmmproxy.bridge.calibration.batch.simulate_batch`).
     """
     conditions = list(conditions)
     steps = max(c.n_steps for c in conditions) - 1
@@ -29,13 +32,14 @@ def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geome
             for key, val in s.items():
                 cols.setdefault(key, []).append(np.full(replicates, val))
     kw = {key: np.concatenate(v) for key, v in cols.items()}
-    silos = simulate_batch(geometry, steps, seed=seed, **kw)
+    silos, copied = simulate_batch(geometry, steps, seed=seed, return_copied=True, **kw)
     out = []
     b = 0
     for _ in thetas:
         row = []
         for cond in conditions:
-            row.append(silos[b:b + replicates, :cond.n_steps])
+            s = silos[b:b + replicates, :cond.n_steps]
+            row.append((s, copied[b:b + replicates, :cond.n_steps]) if return_copied else s)
             b += replicates
         out.append(row)
     return out
@@ -48,12 +52,16 @@ def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, 
     Statistics in the order of :func:`statistic_names`.
     """
     names = statistic_names(times)
-    silos = simulate_silos(model, thetas, conditions, replicates, geometry, seed)
-    out = np.empty((len(silos), len(conditions), replicates, len(names)))
-    for a, row in enumerate(silos):
-        for c, s in enumerate(row):
-            st = summary_statistics(s, times)
-            out[a, c] = np.stack([st[nm] for nm in names], axis=-1)
+    runs = simulate_silos(model, thetas, conditions, replicates, geometry, seed, return_copied=True)
+    out = np.empty((len(runs), len(conditions), replicates, len(names)))
+    # one statistics call per run length (conditions of equal T share it), not per (theta, condition)
+    for T in sorted({c.n_steps for c in conditions}):
+        cols = [c for c, cond in enumerate(conditions) if cond.n_steps == T]
+        silos = np.concatenate([runs[a][c][0] for a in range(len(runs)) for c in cols])
+        copied = np.concatenate([runs[a][c][1] for a in range(len(runs)) for c in cols])
+        st = summary_statistics(silos, times, copying=copied)
+        block = np.stack([st[nm] for nm in names], axis=-1).reshape(len(runs), len(cols), replicates, len(names))
+        out[:, cols] = block
     return out
 
 
@@ -61,13 +69,17 @@ def as_condition(p_mirror, n_neighbors, n_agents=30, n_steps=80) -> Condition:
     return Condition(float(p_mirror), int(n_neighbors), int(n_agents), int(n_steps))
 
 
-def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None, prefix="proxy", meta=None):
+def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None, prefix="proxy", meta=None,
+                     copied=None):
     """Write proxy silo trajectories (R, T, n) as run logs in the LLM log format (one file per run).
 
     Each answer's text and label is the name of its silo (``label_names[c]``,
     default ``"topic{c}"``), so :func:`gmmproxy.bridge.trajectory.from_log` with
     ``extractor=None`` reads the same silos back. Used to test the calibration on
-    runs whose true parameters are known.
+    runs whose true parameters are known. With ``copied`` (R, T, n) bool (from
+    ``simulate_silos(..., return_copied=True)``) every answer of step t < T-1
+    records ``mirrored = not copied[t + 1]`` (the update after step t, as the
+    importer's recovered flags); otherwise ``mirrored`` is unknown.
 
     Returns
     -------
@@ -82,6 +94,10 @@ def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None,
     if silos.ndim != 3:
         raise ValueError(f"silos must have shape (R, T, n); got {silos.shape}")
     R, T, n = silos.shape
+    if copied is not None:
+        copied = np.asarray(copied, dtype=bool)
+        if copied.shape != silos.shape:
+            raise ValueError(f"copied must have the shape of silos {silos.shape}; got {copied.shape}")
     names = label_names or [f"topic{c}" for c in range(int(silos.max()) + 1)]
     paths = []
     for r in range(R):
@@ -90,7 +106,9 @@ def write_proxy_logs(silos, out_dir, *, p_mirror, n_neighbors, label_names=None,
                         p_mirror=float(p_mirror), n_neighbors=int(n_neighbors), replicate=r)
         w = LogWriter(path, run_meta, overwrite=True, sync=False)
         for t in range(T):
-            recs = [{"agent": i, "partner": None, "mirrored": None, "text": names[int(silos[r, t, i])],
+            recs = [{"agent": i, "partner": None,
+                     "mirrored": None if copied is None or t == T - 1 else not bool(copied[r, t + 1, i]),
+                     "text": names[int(silos[r, t, i])],
                      "label": names[int(silos[r, t, i])]} for i in range(n)]
             w.append_step(t, recs)
         w.close()

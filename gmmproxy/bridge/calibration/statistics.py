@@ -29,6 +29,18 @@ Statistics (names as in ``validate --json``):
 ``switch_rate_mean``
     fraction of agents whose silo changed from one step to the next,
     averaged over steps 1 .. T-1;
+``copy_switch_rate``
+    among the *copying* agent-steps (the agent took its partner's answer
+    rather than mirroring itself in the update that led to step t, t >= 1),
+    the share in which its silo changed; 0 when a run has no copying step,
+    NaN when the mirror flags are unknown. It separates mirroring from
+    copying: ``switch_rate_mean`` is diluted by the mirrored steps (which
+    never change a silo), this one is not. LLM logs give the flags (recorded
+    live, or recovered by the importer for the published runs: copying at
+    step t+1 is ``not mirrored[t]``); the proxy counts an agent-step as
+    copying when the agent acted at least once with a partner other than
+    itself in the rounds of that step (an agent that did not act in a step,
+    under random activation, counts as not copying);
 ``entropy_final``
     Shannon entropy (bits) of the silo sizes at the last step.
 """
@@ -40,7 +52,8 @@ import numpy as np
 
 from gmmproxy import metrics
 
-__all__ = ["DEFAULT_TIMES", "statistic_names", "summary_statistics", "silo_counts"]
+__all__ = ["DEFAULT_TIMES", "statistic_names", "summary_statistics", "silo_counts", "copying_steps",
+           "copy_switch_rate"]
 
 #: steps at which N(t) is a statistic by default
 DEFAULT_TIMES = (5, 10, 20)
@@ -50,7 +63,8 @@ def statistic_names(times=DEFAULT_TIMES) -> tuple:
     """Names of the statistics :func:`summary_statistics` returns, in order."""
     times = _check_times(times)
     return tuple(f"n_silos_t{t}" for t in times) + (
-        "silos_final", "time_to_single_silo", "reached_single_silo", "switch_rate_mean", "entropy_final")
+        "silos_final", "time_to_single_silo", "reached_single_silo", "switch_rate_mean", "copy_switch_rate",
+        "entropy_final")
 
 
 def _check_times(times):
@@ -62,6 +76,29 @@ def _check_times(times):
     if len(set(out)) != len(out):
         raise ValueError(f"times must not repeat; got {times!r}")
     return tuple(out)
+
+
+def _silo_array(source):
+    """Silo labels (R, T, n) of LLM trajectories or an integer array; None for an Ensemble without silos."""
+    from gmmproxy.bridge.trajectory import LLMTrajectory
+    from gmmproxy.trajectory import Ensemble
+
+    if isinstance(source, Ensemble):
+        return None if source.silos is None else np.asarray(source.silos)
+    if isinstance(source, LLMTrajectory):
+        source = [source]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, LLMTrajectory) for s in source):
+        shapes = {s.silos.shape for s in source}
+        if len(shapes) != 1:
+            raise ValueError(f"trajectories must share (T, n); got shapes {sorted(shapes)}")
+        silos = np.stack([s.silos for s in source])
+    else:
+        silos = np.asarray(source)
+        if silos.ndim == 2:
+            silos = silos[None]
+        if silos.ndim != 3:
+            raise ValueError(f"silo labels must have shape (T, n) or (R, T, n); got shape {silos.shape}")
+    return metrics._check_silos(silos)
 
 
 def silo_counts(source):
@@ -80,7 +117,6 @@ def silo_counts(source):
     final_silos : ndarray (R, n) of int
     n_agents : int
     """
-    from gmmproxy.bridge.trajectory import LLMTrajectory
     from gmmproxy.trajectory import Ensemble
 
     if isinstance(source, Ensemble):
@@ -88,37 +124,74 @@ def silo_counts(source):
             raise ValueError("source is an empty Ensemble (no completed replicate)")
         return (np.asarray(source.n_silos, dtype=np.int64), np.asarray(source.n_switched, dtype=np.int64),
                 np.asarray(source.final_silos, dtype=np.int64), int(source.config.n_agents))
-    if isinstance(source, LLMTrajectory):
-        source = [source]
-    if isinstance(source, (list, tuple)) and source and all(isinstance(s, LLMTrajectory) for s in source):
-        shapes = {s.silos.shape for s in source}
-        if len(shapes) != 1:
-            raise ValueError(f"trajectories must share (T, n); got shapes {sorted(shapes)}")
-        silos = np.stack([s.silos for s in source])
-    else:
-        silos = np.asarray(source)
-        if silos.ndim == 2:
-            silos = silos[None]
-        if silos.ndim != 3:
-            raise ValueError(f"silo labels must have shape (T, n) or (R, T, n); got shape {silos.shape}")
-    silos = metrics._check_silos(silos)
+    silos = _silo_array(source)
     ns = metrics.n_silos(silos).astype(np.int64)
     sw = np.zeros(ns.shape, dtype=np.int64)
     sw[:, 1:] = np.count_nonzero(silos[:, 1:, :] != silos[:, :-1, :], axis=-1)
     return ns, sw, silos[:, -1, :].astype(np.int64), int(silos.shape[-1])
 
 
+def copying_steps(source):
+    """Which agent-steps were copying, (R, T, n) bool with row 0 False, or None when unknown.
+
+    ``copying[r, t, i]``: agent i took a partner's answer (did not mirror) in
+    the update that led to step t. From an Ensemble's ``copied`` attribute
+    (set by the calibrated proxy), from LLM trajectories whose mirror flags
+    are known for every transition (``mirrors_known``), else None.
+    """
+    from gmmproxy.bridge.trajectory import LLMTrajectory
+
+    if isinstance(source, LLMTrajectory):
+        source = [source]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, LLMTrajectory) for s in source):
+        if not all(s.mirrors_known for s in source):
+            return None
+        out = np.zeros((len(source),) + source[0].silos.shape, dtype=bool)
+        for r, s in enumerate(source):
+            # mirrored[t] is the update t -> t+1; the last row has no following step
+            out[r, 1:] = ~np.asarray(s.mirrored, dtype=bool)[:-1]
+        return out
+    copied = getattr(source, "copied", None)
+    return None if copied is None else np.asarray(copied, dtype=bool)
+
+
+def copy_switch_rate(silos, copying) -> np.ndarray:
+    """Per run: share of copying agent-steps (t >= 1) whose silo changed; 0 without copying steps.
+
+    Parameters
+    ----------
+    silos : ndarray (R, T, n) of int
+    copying : ndarray (R, T, n) of bool (row 0 ignored)
+    """
+    silos = np.asarray(silos)
+    copying = np.asarray(copying, dtype=bool)
+    if copying.shape != silos.shape:
+        raise ValueError(f"copying flags must have the shape of the silos {silos.shape}; got {copying.shape}")
+    changed = silos[:, 1:] != silos[:, :-1]
+    c = copying[:, 1:]
+    num = np.count_nonzero(changed & c, axis=(1, 2))
+    den = np.count_nonzero(c, axis=(1, 2))
+    return np.where(den > 0, num / np.maximum(den, 1), 0.0)
+
+
 def _entropy_bits(final_silos) -> np.ndarray:
-    out = np.empty(final_silos.shape[0])
-    n = final_silos.shape[1]
-    for b in range(final_silos.shape[0]):
-        _, counts = np.unique(final_silos[b], return_counts=True)
-        q = counts / n
-        out[b] = float(-(q * np.log2(q)).sum()) + 0.0
-    return out
+    """Entropy (bits) of the silo sizes of each row of final_silos (R, n), vectorised over rows."""
+    final_silos = np.asarray(final_silos, dtype=np.int64)
+    R, n = final_silos.shape
+    # relabel per row to 0..n-1 (rank among the row's sorted labels) so one bincount serves all rows
+    srt = np.sort(final_silos, axis=1)
+    new = np.ones((R, n), dtype=np.int64)
+    new[:, 0] = 0
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    ids = np.cumsum(new, axis=1) + n * np.arange(R)[:, None]
+    counts = np.bincount(ids.ravel(), minlength=R * n).reshape(R, n)
+    q = counts / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(counts > 0, q * np.log2(np.where(counts > 0, q, 1.0)), 0.0)
+    return -terms.sum(axis=1) + 0.0
 
 
-def summary_statistics(source, times=DEFAULT_TIMES) -> dict:
+def summary_statistics(source, times=DEFAULT_TIMES, copying=None) -> dict:
     """Per-replicate summary statistics of proxy or LLM trajectories.
 
     Parameters
@@ -127,6 +200,9 @@ def summary_statistics(source, times=DEFAULT_TIMES) -> dict:
         See :func:`silo_counts`.
     times : sequence of int, default (5, 10, 20)
         Steps at which N(t) is reported; each must be < T.
+    copying : ndarray (R, T, n) of bool, optional
+        Copying agent-steps (see :func:`copying_steps`, which is used when
+        this is not given); without them ``copy_switch_rate`` is NaN.
 
     Returns
     -------
@@ -136,6 +212,8 @@ def summary_statistics(source, times=DEFAULT_TIMES) -> dict:
     """
     times = _check_times(times)
     ns, sw, final, n = silo_counts(source)
+    if copying is None:
+        copying = copying_steps(source)
     T = ns.shape[1]
     late = [t for t in times if t >= T]
     if late:
@@ -147,6 +225,11 @@ def summary_statistics(source, times=DEFAULT_TIMES) -> dict:
     out["time_to_single_silo"] = np.where(reached, t_single, T).astype(np.float64)
     out["reached_single_silo"] = reached.astype(np.float64)
     out["switch_rate_mean"] = (sw[:, 1:].mean(axis=1) / n) if T > 1 else np.zeros(ns.shape[0])
+    silos = _silo_array(source) if copying is not None else None
+    if silos is None:
+        out["copy_switch_rate"] = np.full(ns.shape[0], np.nan)
+    else:
+        out["copy_switch_rate"] = copy_switch_rate(silos, copying)
     out["entropy_final"] = _entropy_bits(final)
     out["n_steps"] = T
     return out

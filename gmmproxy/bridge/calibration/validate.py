@@ -105,12 +105,14 @@ def validate(result, logs=None, *, draws=200, baseline_replicates=200, seed=0) -
         obs_row = []
         for a, nm in enumerate(names):
             x = oc.statistics[nm]
+            obs_row.append(x.mean())
+            if not np.all(np.isfinite(x)):
+                continue  # unknown for these logs (copy_switch_rate without mirror flags)
             st[nm] = {"observed_mean": float(x.mean()), "observed_min": float(x.min()),
                       "observed_max": float(x.max()), "predicted_mean": float(mean[0, a]),
                       "predicted_lo": float(lo[0, a]), "predicted_hi": float(hi[0, a]),
                       "baseline_mean": float(base[0, a]),
                       "inside": bool(lo[0, a] - 1e-9 <= x.mean() <= hi[0, a] + 1e-9)}
-            obs_row.append(x.mean())
         st["time_to_single_silo"]["censored_runs"] = int((oc.statistics["reached_single_silo"] == 0).sum())
         st["time_to_single_silo"]["censored_value"] = int(cond.n_steps)
         out_conditions.append({"p_mirror": cond.p_mirror, "n_neighbors": cond.n_neighbors,
@@ -145,6 +147,8 @@ def loco_entry(sub_result, held_out, *, draws=100, seed=0) -> dict:
            "posterior": sub_result.summary(), "statistics": {}}
     for a, nm in enumerate(names):
         x = float(held_out.statistics[nm].mean())
+        if not np.isfinite(x):
+            continue
         out["statistics"][nm] = {"observed_mean": x, "predicted_mean": float(mean[0, a]),
                                  "predicted_lo": float(lo[0, a]), "predicted_hi": float(hi[0, a]),
                                  "inside": bool(lo[0, a] - 1e-9 <= x <= hi[0, a] + 1e-9)}
