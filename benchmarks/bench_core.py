@@ -17,8 +17,9 @@ Prints a markdown table. Measured on the machine it runs on:
   unrestricted n = 1000, K = 300, Algorithm 2 at the Figure-10 set-up),
   side by side with the plain-NumPy reference engine where it runs in
   reasonable time; best of several runs, CPU time (``time.process_time``);
-* cost per update against n for the dense kNN (k = 10) and unrestricted
-  (k = n - 1) paths (``--plot`` draws it).
+* with ``--plot`` or ``--curves-only``: cost per update against n for the
+  dense kNN (k = 10), unrestricted (k = n - 1) and sparse-graph paths, measured
+  and drawn by ``bench_scale.py``'s functions (the one owner of that figure).
 """
 from __future__ import annotations
 
@@ -120,47 +121,6 @@ def steady_rows(quick: bool) -> list[tuple[str, str]]:
     return rows
 
 
-def cost_vs_n(quick: bool) -> dict:
-    import gmmproxy
-
-    ns = [30, 100, 300, 1000] if quick else [30, 100, 300, 1000, 3000]
-    out = {"n": ns, "kNN k=10": [], "unrestricted": [], "sparse graph, degree 10, k=5": []}
-    rs = np.random.default_rng(0)
-    for n in ns:
-        steps = max(3, int(30000 // n // (3 if quick else 1)))
-        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=10)
-        out["kNN k=10"].append(per_update_numba(cfg, steps, 3))
-        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0)
-        out["unrestricted"].append(per_update_numba(cfg, steps, 3))
-        # random directed graph of mean out-degree 10 (n >= 80 runs on the CSR path)
-        graph = rs.random((n, n)) < min(1.0, 10 / n)
-        cfg = gmmproxy.SimulationConfig(n_agents=n, n_components=30, p_mirror=0.0, n_neighbors=5, graph=graph)
-        out["sparse graph, degree 10, k=5"].append(per_update_numba(cfg, steps, 3))
-    return out
-
-
-def plot(curves: dict, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    labels = {"kNN k=10": "k nearest (k = 10), dense distances", "unrestricted": "unrestricted (k = n - 1)",
-              "sparse graph, degree 10, k=5": "graph of mean degree 10, k = 5"}
-    for (key, label), marker in zip(labels.items(), "os^"):
-        ax.loglog(curves["n"], curves[key], marker=marker, label=label)
-    ax.set_xlabel("number of agents n")
-    ax.set_ylabel("CPU time per agent update (µs)")
-    ax.set_title("Cost per update against n (K = 30, r = 5, 1 thread)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper left", frameon=False)
-    fig.tight_layout()
-    tmp = path + ".part.png"
-    fig.savefig(tmp, dpi=130)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and steps")
@@ -174,7 +134,6 @@ def main(argv=None):
             ap.error(f"--plot: folder {parent} does not exist or is not writable")
     rows = [] if (args.skip_first_use or args.curves_only) else first_use_rows(args.quick)
     rows += [] if args.curves_only else steady_rows(args.quick)
-    curves = cost_vs_n(args.quick)
     import numba
 
     print(f"date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} logical cores, "
@@ -185,13 +144,14 @@ def main(argv=None):
     print("|---|---|")
     for name, val in rows:
         print(f"| {name} | {val} |")
-    print()
-    print("| n | " + " | ".join(k for k in curves if k != "n") + " |")
-    print("|---|" + "---|" * (len(curves) - 1))
-    for q, n in enumerate(curves["n"]):
-        print(f"| {n} | " + " | ".join(f"{curves[k][q]:.3f} µs" for k in curves if k != "n") + " |")
-    if args.plot:
-        plot(curves, args.plot)
+    if args.plot or args.curves_only:
+        # one owner of the cost-against-n curves and their figure: bench_scale (it adds the sparse path)
+        import bench_scale
+
+        cv = bench_scale.curves(args.quick)
+        bench_scale.print_curves(cv)
+        if args.plot:
+            bench_scale.plot(cv, args.plot)
 
 
 if __name__ == "__main__":

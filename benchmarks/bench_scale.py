@@ -139,6 +139,15 @@ def curves(quick: bool) -> dict:
     return out
 
 
+def print_curves(cv: dict) -> None:
+    """The cost-per-update-against-n curves of :func:`curves` as a markdown table."""
+    print("\n| n | kNN k = 10 | unrestricted | sparse graph, degree 10 |")
+    print("|---:|---:|---:|---:|")
+    for n in sorted(set(cv["kNN"]) | set(cv["unrestricted"]) | set(cv["sparse"])):
+        cell = lambda key: f"{cv[key][n]:.2f} µs" if n in cv[key] else ""  # noqa: E731
+        print(f"| {n:,} | {cell('kNN')} | {cell('unrestricted')} | {cell('sparse')} |")
+
+
 def plot(cv: dict, path: str) -> None:
     import matplotlib
 
@@ -224,11 +233,7 @@ def main(argv=None):
     print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.plot:
         cv = curves(args.quick)
-        print("\n| n | kNN k = 10 | unrestricted | sparse graph, degree 10 |")
-        print("|---:|---:|---:|---:|")
-        for n in sorted(set(cv["kNN"]) | set(cv["unrestricted"]) | set(cv["sparse"])):
-            cell = lambda key: f"{cv[key][n]:.2f} µs" if n in cv[key] else ""  # noqa: E731
-            print(f"| {n:,} | {cell('kNN')} | {cell('unrestricted')} | {cell('sparse')} |")
+        print_curves(cv)
         plot(cv, args.plot)
         print(f"\nwrote {args.plot}; load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
