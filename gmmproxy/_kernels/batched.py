@@ -62,6 +62,7 @@ from gmmproxy._kernels.gmm import (
     banded_densities_1d,
     clip_normalise,
     density_cutoff,
+    draw_from_component,
     farthest_index,
     log_density_1d,
     log_density_nd,
@@ -69,7 +70,7 @@ from gmmproxy._kernels.gmm import (
     underflow_log_scale,
     underflows,
 )
-from gmmproxy._kernels.rng import randint, standard_normal, uniform
+from gmmproxy._kernels.rng import randint, uniform
 
 #: scale of the uniform jitter added to weight-space distances to break ties at random
 TIE_JITTER = 1e-9
@@ -241,22 +242,6 @@ def _sparse_categorical(state, W, i, lo, hi, f):
 
 
 @kernel(inline="always")
-def _draw_point(state, c, mu, chol, out):
-    """One draw from component c, N(mu_c, chol_c chol_c^T), into out (d,)."""
-    d = mu.shape[1]
-    if d == 1:
-        out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal(state)
-        return
-    for a in range(d):
-        out[a] = standard_normal(state)
-    for a in range(d - 1, -1, -1):
-        s = 0.0
-        for b in range(a + 1):
-            s += chol[c, a, b] * out[b]
-        out[a] = mu[c, a] + s
-
-
-@kernel(inline="always")
 def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, eps, acc, OUT, orow):
     """One EM weight step of agent ``a``'s RAG with prior row i of W; result into sparse row ``orow`` of OUT.
 
@@ -372,11 +357,11 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
-                    _draw_point(state, c, mu, chol, y)
+                    draw_from_component(state, c, mu, chol, y)
                 else:
                     # the paper: i's query x enters j's RAG in a pseudo-update, j answers from it
                     c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-                    _draw_point(state, c, mu, chol, x)
+                    draw_from_component(state, c, mu, chol, x)
                     lx, hx, bx = _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                             inv_spacing, cutoff, logd, work, DD, x_row)
                     BL[x_row] = lx
@@ -386,7 +371,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     blo, bhi, bf = _sparse_em(W, j, span_lo[j], span_hi[j], floor[j], DD, BL, BH, BS, slot_row,
                                               j, slot_j, x_row, eps, acc, WB, 0)
                     c = _sparse_categorical(state, WB, 0, blo, bhi, bf)
-                    _draw_point(state, c, mu, chol, y)
+                    draw_from_component(state, c, mu, chol, y)
                 q = spare_row[i]
                 ly, hy, by = _densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                         inv_spacing, cutoff, logd, work, DD, q)
@@ -500,7 +485,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
             q = i * r + h
             slot_row[i, h] = q
             c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-            _draw_point(state, c, mu, chol, R[i, h])
+            draw_from_component(state, c, mu, chol, R[i, h])
             lo, hi, bs = _densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing,
                                     cutoff, logd, work, DD, q)
             BL[q] = lo

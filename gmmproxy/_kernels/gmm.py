@@ -129,10 +129,17 @@ def sample_point(state, W, row, mu, chol, out):
     costs two atomic reference-count updates, which dominated the hot loop.
     """
     c = categorical_row(state, W, row)
+    draw_from_component(state, c, mu, chol, out)
+    return c
+
+
+@kernel(inline="always")
+def draw_from_component(state, c, mu, chol, out):
+    """One draw from component c, N(mu_c, chol_c chol_c^T), into out (d,)."""
     d = mu.shape[1]
     if d == 1:
         out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal(state)
-        return c
+        return
     # out = mu_c + L_c z with z standard normal (z drawn first, then the product)
     for a in range(d):
         out[a] = standard_normal(state)
@@ -141,7 +148,6 @@ def sample_point(state, W, row, mu, chol, out):
         for b in range(a + 1):
             s += chol[c, a, b] * out[b]
         out[a] = mu[c, a] + s
-    return c
 
 
 @kernel(inline="always")
