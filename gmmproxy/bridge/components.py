@@ -326,10 +326,9 @@ def components_from_logs(logs, embedder="tfidf", dim=2, *, shrinkage=None,
             raise ValueError(f"dim must be in [1, {rank}] (the rank of the answers' centred "
                              f"embeddings); got {dim}")
         d = dim
-    axes = V[:, :d].copy()
-    # CMDS/PCA axes are defined up to sign: make each axis' largest loading positive
-    flip = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(d)])
-    axes *= np.where(flip == 0, 1.0, flip)
+    from gmmproxy.perspective.cmds import orient_axes
+
+    axes = orient_axes(V[:, :d].copy())
 
     pos_distinct = np.concatenate([(X - center) @ axes
                                    for X in (kept if kept is not None else chunk_iter())])

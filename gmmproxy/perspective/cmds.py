@@ -13,6 +13,18 @@ __all__ = ["ClassicalMDS", "classical_mds", "profile_likelihood_elbows", "select
 # ---------------------------------------------------------------------------------------
 
 
+
+def orient_axes(V: np.ndarray) -> np.ndarray:
+    """Fix the sign of each column of ``V`` (in place) so its largest-magnitude entry is positive.
+
+    Eigenvectors, and so CMDS/PCA axes, are defined up to sign; this makes
+    them deterministic across LAPACK builds. Returns ``V``.
+    """
+    d = V.shape[1]
+    flip = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(d)])
+    V *= np.where(flip == 0, 1.0, flip)
+    return V
+
 def _check_distance_matrix(D, name="D", *, atol=1e-8):
     D = np.asarray(D, dtype=np.float64)
     if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 2:
@@ -187,10 +199,7 @@ class ClassicalMDS:
                 raise ValueError(f"n_components must be <= the number of positive eigenvalues "
                                  f"({n_pos}); got {want}")
             d = want
-        V = V[:, :d].copy()
-        # deterministic orientation: the largest-magnitude entry of each axis is positive
-        flip = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(d)])
-        V *= np.where(flip == 0, 1.0, flip)
+        V = orient_axes(V[:, :d].copy())
         self.eigenvalues_ = w
         self.n_components_ = d
         self.embedding_ = V * np.sqrt(w[:d])
