@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -39,7 +38,14 @@ import numpy as np
 from gmmproxy.bridge.calibration.batch import Geometry
 from gmmproxy.bridge.calibration.model import Condition, ProxyModel, check_count
 from gmmproxy.bridge.calibration.simulator import simulate_statistics
-from gmmproxy.bridge.calibration.statistics import DEFAULT_TIMES, statistic_names, summary_statistics
+from gmmproxy.bridge.calibration.statistics import DEFAULT_TIMES, statistic_names
+from gmmproxy.bridge.calibration._progress import _Progress
+from gmmproxy.bridge.calibration.loco import _loco_reference
+from gmmproxy.bridge.calibration.observed import (  # noqa: F401  (re-exported: their old home)
+    ObservedCondition,
+    load_logs,
+    statistic_scales,
+)
 
 __all__ = ["CalibrationResult", "fit", "load_logs", "load_result", "statistic_scales", "require_pyabc"]
 
@@ -56,96 +62,6 @@ def require_pyabc():
     for name in ("ABC", "pyabc", "Sampler", "Distance", "Epsilon", "Acceptor", "Transitions"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return sys.modules["pyabc"]
-
-
-# ---------------------------------------------------------------------------------------- data
-@dataclasses.dataclass
-class ObservedCondition:
-    """The logged runs of one condition and their per-replicate statistics."""
-
-    condition: Condition
-    statistics: dict  # name -> ndarray (replicates,)
-    silos: np.ndarray  # (replicates, T, n)
-    sources: list
-    mirror_fraction: float | None = None  # observed share of mirrored agent-steps, when logs carry flags
-
-    @property
-    def replicates(self) -> int:
-        return int(self.silos.shape[0])
-
-
-def _condition_of(traj) -> Condition:
-    meta = traj.meta
-    p, k = meta.get("p_mirror"), meta.get("n_neighbors")
-    if p is None or k is None:
-        raise ValueError(f"log {meta.get('log_path')!r} lacks p_mirror / n_neighbors in its run record")
-    return Condition(float(p), int(k), int(traj.n_agents), int(traj.n_steps))
-
-
-def load_logs(logs, times=DEFAULT_TIMES) -> list:
-    """Group logs (paths or LLMTrajectory) by condition -> list of :class:`ObservedCondition`.
-
-    A log whose answers all carry a stored label is read with those labels;
-    otherwise flowers are extracted from the texts.
-    """
-    from gmmproxy.bridge.trajectory import LLMTrajectory, from_log
-
-    if isinstance(logs, (str, os.PathLike, LLMTrajectory)):
-        logs = [logs]
-    logs = list(logs)
-    if not logs:
-        raise ValueError("logs must name at least one log file")
-    from gmmproxy.bridge.flowers import extract_flower
-    from gmmproxy.llm.log import read_log
-
-    groups = {}
-    for item in logs:
-        if isinstance(item, LLMTrajectory):
-            traj = item
-        else:
-            # labels stored in the log when every answer has one, else the flower extractor
-            log = read_log(item)
-            stored = log.n_steps > 0 and all(lab is not None for lab in log.labels.ravel())
-            traj = from_log(log, extractor=None if stored else extract_flower)
-        groups.setdefault(_condition_of(traj), []).append(traj)
-    out = []
-    for cond in sorted(groups, key=lambda c: (c.p_mirror, c.n_neighbors, c.n_agents, c.n_steps)):
-        trajs = groups[cond]
-        st = summary_statistics(trajs, times)
-        mirror = None
-        if all(t.interactions_known for t in trajs):
-            mirror = float(np.mean([t.mirrored[1:].mean() for t in trajs]))
-        out.append(ObservedCondition(cond, {k: v for k, v in st.items() if k != "n_steps"},
-                                     np.stack([t.silos for t in trajs]),
-                                     [str(t.meta.get("log_path", "")) for t in trajs], mirror))
-    return out
-
-
-#: floors of the statistic scales (half an agent / half a step; switch rate 0.005; entropy 0.05 bit)
-_SCALE_FLOORS = {"time_to_single_silo": 0.5, "reached_single_silo": 0.1, "switch_rate_mean": 0.005,
-                 "copy_switch_rate": 0.005, "entropy_final": 0.05}
-
-
-def statistic_scales(observed, names) -> np.ndarray:
-    """Per statistic: pooled within-condition standard deviation of the observed replicates, floored.
-
-    Conditions with a single replicate, or where the statistic is unknown
-    (NaN: ``copy_switch_rate`` of logs without mirror flags), do not
-    contribute; floors: 0.5 for silo counts and times, 0.1 for the share
-    reaching one silo, 0.005 for the switch rates, 0.05 bit for the entropy.
-    """
-    out = np.empty(len(names))
-    for a, nm in enumerate(names):
-        num = 0.0
-        den = 0
-        for oc in observed:
-            x = oc.statistics[nm]
-            if x.size > 1 and np.all(np.isfinite(x)):
-                num += float(((x - x.mean()) ** 2).sum())
-                den += x.size - 1
-        sd = math.sqrt(num / den) if den else 0.0
-        out[a] = max(sd, _SCALE_FLOORS.get(nm, 0.5))
-    return out
 
 
 # ---------------------------------------------------------------------------------------- result
@@ -256,48 +172,6 @@ def load_result(out_dir) -> CalibrationResult:
                              loco=meta["loco"], info=meta["info"], out_dir=str(out_dir))
 
 
-# ---------------------------------------------------------------------------------------- progress
-class _Progress:
-    """One status line on stderr: generation, simulations, threshold, acceptance, elapsed time."""
-
-    def __init__(self, enabled: bool, label: str, generations: int):
-        self.enabled = enabled
-        self.label = label
-        self.generations = generations
-        self.t0 = time.perf_counter()
-        self.last = 0.0
-        self.gen = 0
-        self.sims = 0
-        self.eps = float("nan")
-
-    history = None
-
-    def tick(self, sims=1, force=False):
-        self.sims += sims
-        now = time.perf_counter()
-        if self.enabled and (force or now - self.last > 1.0):
-            self.last = now
-            if self.history is not None:
-                try:
-                    pops = self.history.get_all_populations()
-                    pops = pops[pops.t >= 0]
-                    if len(pops):
-                        self.gen = int(pops.t.max()) + 1
-                        self.eps = float(pops.epsilon.iloc[-1])
-                except Exception:  # the database may be busy while pyABC writes a generation
-                    pass
-            done = int(20 * self.gen / max(1, self.generations))
-            bar = "#" * done + "-" * (20 - done)
-            sys.stderr.write(f"\r{self.label} [{bar}] generation {self.gen + 1}/{self.generations} "
-                             f"sims {self.sims} eps {self.eps:.3g} {now - self.t0:.0f}s ")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 # ---------------------------------------------------------------------------------------- ABC
 def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times, *, seed, population_size,
              max_generations, replicates, min_acceptance, resume, progress, label):
@@ -372,88 +246,6 @@ def _run_abc(db_path: Path, model: ProxyModel, observed, geometry, scales, times
             "simulations": [int(s) for s in pops.samples], "wall_time": time.perf_counter() - t0,
             "interrupted": interrupted}
     return post, info, interrupted
-
-
-def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *, seed, size, replicates,
-                     progress, chunk=50):
-    """Prior draws and their simulated statistics, (thetas dict, stats (size, C, S)), kept in ``path``.
-
-    Draw i of the prior comes from ``default_rng(SeedSequence((seed, 77)))``;
-    chunk j of ``chunk`` draws is simulated in one kernel call with
-    ``SeedSequence((seed, 78, j))``. The table is rewritten (atomically) after
-    every chunk, so Ctrl-C keeps every finished chunk and a later call
-    continues where it stopped -- only when the model, conditions, statistics,
-    seed, replicates and geometry are the same (a key stored with the table).
-    """
-    import hashlib
-
-    names = statistic_names(times)
-    conds = [oc.condition for oc in observed]
-    draws = model.sample_prior(size, np.random.default_rng(np.random.SeedSequence([int(seed), 77])))
-    stats = np.full((size, len(conds), len(names)), np.nan)
-    # what the table's simulations depend on besides the draws: reuse it only when all agree
-    h = hashlib.sha256(json.dumps([model.to_dict(), [dataclasses.asdict(c) for c in conds], list(names),
-                                   int(seed), int(replicates)], sort_keys=True).encode())
-    for arr in (geometry.means, geometry.chol, geometry.initial_weights):
-        h.update(np.ascontiguousarray(arr).tobytes())
-    key = h.hexdigest()
-    done = 0
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            same = (str(z["key"]) == key if "key" in z.files else False) and all(
-                np.array_equal(z[f"theta_{k}"], draws[k][:z["stats"].shape[0]]) for k in model.free)
-            if same:
-                done = min(int(z["done"]), size)
-                stats[:done] = z["stats"][:done]
-    bar = _Progress(progress, "leave-one-out reference table", 1)
-    try:
-        while done < size:
-            hi = min(size, done + chunk)
-            thetas = [{k: float(draws[k][i]) for k in model.free} for i in range(done, hi)]
-            sim = simulate_statistics(model, thetas, conds, replicates, geometry,
-                                      np.random.SeedSequence([int(seed), 78, done // chunk]), times)
-            stats[done:hi] = sim.mean(axis=2)
-            done = hi
-            tmp = path.with_name(path.name + ".part.npz")
-            np.savez(tmp, stats=stats[:done], done=done, key=np.asarray(key), seed=seed, replicates=replicates,
-                     **{f"theta_{k}": draws[k][:done] for k in model.free})
-            os.replace(tmp, path)
-            bar.tick(len(thetas), force=True)
-    finally:
-        bar.close()
-    return draws, stats
-
-
-def _loco_reference(out_dir: Path, model, observed, geometry, scales, times, *, seed, size, accept, replicates,
-                    progress):
-    """Leave-one-condition-out posteriors by rejection ABC on one shared prior reference table.
-
-    For held-out condition c, the ``accept`` prior draws whose statistics are
-    nearest the observations of the *other* conditions (the fit's distance
-    without c) form the posterior (equal weights). The table is simulated
-    from the prior, so no fold ever sees its held-out condition, and one table
-    serves every fold. Returns a list of (posterior DataFrame, info).
-    """
-    import pandas as pd
-
-    names = statistic_names(times)
-    draws, stats = _reference_table(out_dir / "loco_reference.npz", model, observed, geometry, times, seed=seed,
-                                    size=size, replicates=replicates, progress=progress)
-    obs = np.array([[oc.statistics[nm].mean() for nm in names] for oc in observed])
-    known = np.isfinite(obs)
-    z = (stats - np.where(known, obs, 0.0)[None]) / scales
-    z2 = np.where(known[None], z * z, 0.0)
-    out = []
-    for c in range(len(observed)):
-        keep = np.ones(len(observed), dtype=bool)
-        keep[c] = False
-        dist = np.sqrt(z2[:, keep].sum(axis=(1, 2)) / known[keep].sum())
-        idx = np.argsort(dist, kind="stable")[:accept]
-        post = pd.DataFrame({k: draws[k][idx] for k in model.free})
-        post["weight"] = 1.0 / len(idx)
-        out.append((post, {"method": "reference", "reference_size": int(size), "accepted": int(len(idx)),
-                           "epsilon": float(dist[idx[-1]])}))
-    return out
 
 
 def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, seed: int = 0,

@@ -153,6 +153,7 @@ def test_reference_table_loco_never_sees_the_held_out_condition(logs, tmp_path, 
     import copy
 
     from gmmproxy.bridge.calibration import fit as fit_mod
+    from gmmproxy.bridge.calibration import loco as loco_mod
     from gmmproxy.bridge.calibration.fit import load_logs, statistic_scales
     from gmmproxy.bridge.calibration.statistics import statistic_names
 
@@ -169,7 +170,7 @@ def test_reference_table_loco_never_sees_the_held_out_condition(logs, tmp_path, 
     assert again[0][0].equals(folds[0][0])
     assert not again[1][0].equals(folds[1][0]) or again[1][1]["epsilon"] != folds[1][1]["epsilon"]
     # the table is kept on disk: a second call simulates nothing
-    monkeypatch.setattr(fit_mod, "simulate_statistics", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(loco_mod, "simulate_statistics", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     third = fit_mod._loco_reference(tmp_path, MODEL, observed, Geometry(N), scales, TIMES, **kw)
     assert third[0][0].equals(folds[0][0]) and third[1][0].equals(folds[1][0])
     # ... but a table made for other conditions or another model is not reused
