@@ -1,0 +1,281 @@
+"""Weight rows stored as a span of explicit entries plus one floor value: the calibration kernel's helpers.
+
+After a few rounds an agent's weights are one or a few entries above the eps
+floor; storing ``[span_lo, span_hi)`` explicitly and one value for every
+other entry makes the EM step, drawing a component, the argmax and distances
+between agents cost O(span) instead of O(K). See ``batched.py`` for the
+kernel that uses them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from gmmproxy._kernels.cache import kernel
+from gmmproxy._kernels.gmm import (
+    banded_densities_1d,
+    log_density_1d,
+    log_density_nd,
+    scale_densities,
+    underflow_log_scale,
+    underflows,
+)
+from gmmproxy._kernels.rng import randint, uniform
+
+#: scale of the uniform jitter added to weight-space distances to break ties at random
+TIE_JITTER = 1e-9
+
+
+@kernel(inline="always")
+def _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing, cutoff, logd, work, DD, row):
+    """Scaled densities of x -> DD[row]; returns (lo, hi, underflow log-scale) as in ``gmm.py``."""
+    if banded:
+        return banded_densities_1d(x[0], mu1, inv_sd, log_sd[0], inv_spacing, cutoff, DD[row])
+    if mu.shape[1] == 1:
+        best = log_density_1d(x[0], mu1, inv_sd, log_sd, logd)
+    else:
+        best = log_density_nd(x, mu, chol, half_logdet, logd, work)
+    scale_densities(logd, best, cutoff, DD[row])
+    return 0, mu.shape[0], underflow_log_scale(logd, half_logdet, best, mu.shape[1])
+
+
+@kernel(inline="always")
+def _span_of_row(W, i, span_lo, span_hi, floor):
+    """Record the smallest interval [lo, hi) outside which the dense row i of W equals its minimum."""
+    K = W.shape[1]
+    f = W[i, 0]
+    for c in range(1, K):
+        if W[i, c] < f:
+            f = W[i, c]
+    lo = K
+    hi = 0
+    for c in range(K):
+        if W[i, c] != f:
+            if c < lo:
+                lo = c
+            hi = c + 1
+    if lo > hi:
+        lo = 0
+        hi = 0
+    span_lo[i] = lo
+    span_hi[i] = hi
+    floor[i] = f
+
+
+@kernel(inline="always")
+def _row_features(W, i, span_lo, span_hi, floor, norm2, excess):
+    """Squared norm and excess mass ``sum_span (W[i, c] - floor)`` of sparse row i (for the distances)."""
+    K = W.shape[1]
+    lo = span_lo[i]
+    hi = span_hi[i]
+    f = floor[i]
+    s2 = 0.0
+    ex = 0.0
+    for c in range(lo, hi):
+        v = W[i, c]
+        s2 += v * v
+        ex += v - f
+    norm2[i] = s2 + (K - (hi - lo)) * f * f
+    excess[i] = ex
+
+
+@kernel(inline="always")
+def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, out):
+    """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
+
+    The distance of the sparse rows is ``|w_i|^2 + |w_b|^2 - 2 <w_i, w_b>``
+    with the inner product from the floors, the excess masses and the overlap
+    of the two spans only: ``<w_i, w_b> = K f_i f_b + e_i f_b + e_b f_i +
+    sum_{overlap} (w_ic - f_i)(w_bc - f_b)``. Its rounding error (about
+    1e-16) is far below the tie jitter ``TIE_JITTER * ((b - offset) mod n) / n``,
+    which orders distances closer than that at random (``offset`` uniform).
+    """
+    n, K = W.shape
+    la = span_lo[i]
+    ha = span_hi[i]
+    fa = floor[i]
+    na = norm2[i]
+    ea = excess[i]
+    scale = TIE_JITTER / n
+    for b in range(n):
+        fb = floor[b]
+        dot = K * fa * fb + ea * fb + excess[b] * fa
+        lo = max(la, span_lo[b])
+        hi = min(ha, span_hi[b])
+        for c in range(lo, hi):
+            dot += (W[i, c] - fa) * (W[b, c] - fb)
+        rot = b - offset
+        if rot < 0:
+            rot += n
+        out[b] = na + norm2[b] - 2.0 * dot + scale * rot
+    out[i] = np.inf
+
+
+@kernel(inline="always")
+def _rank(drow, b):
+    """Number of entries of drow below drow[b] (branch-free, so LLVM vectorises it)."""
+    v = drow[b]
+    cnt = 0
+    for q in range(drow.shape[0]):
+        cnt += drow[q] < v
+    return cnt
+
+
+@kernel(inline="always")
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, drow, best):
+    """A partner of agent i other than itself: uniform among its k nearest in weight space.
+
+    Distances come from :func:`_jittered_distances` (ties broken by a
+    randomly rotated agent index), so the k nearest are one well-defined
+    set. For ``4 k >= n - 1`` a candidate is drawn uniformly from the other
+    n - 1 agents and accepted when fewer than k are nearer (rejection
+    sampling: exactly uniform on the k nearest, at least one in four
+    accepted); for smaller k the k nearest are kept in a sorted buffer
+    ``best`` and one of them is drawn.
+    """
+    if k >= n - 1:
+        j = randint(state, n - 1)
+        return j + 1 if j >= i else j
+    offset = randint(state, n)
+    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, drow)
+    if 4 * k >= n - 1:
+        while True:
+            j = randint(state, n - 1)
+            if j >= i:
+                j += 1
+            if _rank(drow, j) < k:
+                return j
+    filled = 0
+    for b in range(n):
+        if b == i:
+            continue
+        v = drow[b]
+        if filled < k:
+            pos = filled
+            filled += 1
+        elif v < drow[best[k - 1]]:
+            pos = k - 1
+        else:
+            continue
+        # insertion into the sorted buffer best[:filled]
+        while pos > 0 and drow[best[pos - 1]] > v:
+            best[pos] = best[pos - 1]
+            pos -= 1
+        best[pos] = b
+    return best[randint(state, k)]
+
+
+@kernel(inline="always")
+def _sparse_categorical(state, W, i, lo, hi, f):
+    """A component drawn with the probabilities of sparse row i (span [lo, hi), floor f elsewhere).
+
+    The uniform variate maps to the component the dense cumulative scan
+    would pick: ``lo`` floor components, then the span, then the rest.
+    """
+    K = W.shape[1]
+    u = uniform(state)
+    before = lo * f
+    if u < before:
+        return min(int(u / f), lo - 1)
+    acc = before
+    last = lo - 1
+    for c in range(lo, hi):
+        p = W[i, c]
+        if p > 0.0:
+            acc += p
+            last = c
+            if u < acc:
+                return c
+    if hi < K and f > 0.0:
+        return min(hi + int((u - acc) / f), K - 1)
+    return last if last >= 0 else K - 1
+
+
+@kernel(inline="always")
+def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, eps, acc, OUT, orow):
+    """One EM weight step of agent ``a``'s RAG with prior row i of W; result into sparse row ``orow`` of OUT.
+
+    The prior is the sparse row ``(W[i], [wlo, whi), wf)``; RAG point h of
+    agent ``a`` has densities ``DD[slot_row[a, h]]`` on its band ``[BL, BH)``
+    of that row, except point ``slot`` whose densities are row ``new_row``.
+    Returns the result's ``(lo, hi, floor)``. Same terms as
+    ``gmm.em_weights``: ``(1/r) sum_h prior dens_h / <prior, dens_h>``, a point
+    whose mixture density underflows contributing nothing, then clipped to
+    ``[eps, 1-eps]`` and renormalised; components outside every band get
+    ``eps`` before the renormalisation, so only the hull of the bands is
+    computed.
+    """
+    K = W.shape[1]
+    r = slot_row.shape[1]
+    ulo = K
+    uhi = 0
+    for h in range(r):
+        q = new_row if h == slot else slot_row[a, h]
+        if BL[q] < ulo:
+            ulo = BL[q]
+        if BH[q] > uhi:
+            uhi = BH[q]
+    if ulo > uhi:
+        ulo = 0
+        uhi = 0
+    for c in range(ulo, uhi):
+        acc[c] = 0.0
+    for h in range(r):
+        q = new_row if h == slot else slot_row[a, h]
+        lo = BL[q]
+        hi = BH[q]
+        tot = 0.0
+        for c in range(lo, hi):
+            w = W[i, c] if wlo <= c < whi else wf
+            tot += w * DD[q, c]
+        if underflows(BS[q], tot):
+            continue
+        inv = 1.0 / (tot * r)
+        for c in range(lo, hi):
+            acc[c] += DD[q, c] * inv
+    total = 0.0
+    hi_clip = 1.0 - eps
+    for c in range(ulo, uhi):
+        w = W[i, c] if wlo <= c < whi else wf
+        v = acc[c] * w
+        v = v if v > eps else eps
+        v = v if v < hi_clip else hi_clip
+        OUT[orow, c] = v
+        total += v
+    total += (K - (uhi - ulo)) * eps
+    inv_total = 1.0 / total
+    for c in range(ulo, uhi):
+        OUT[orow, c] *= inv_total
+    f = eps * inv_total
+    # trim clipped ends: they equal the floor exactly
+    while ulo < uhi and OUT[orow, ulo] == f:
+        ulo += 1
+    while uhi > ulo and OUT[orow, uhi - 1] == f:
+        uhi -= 1
+    return ulo, uhi, f
+
+
+@kernel(inline="always")
+def _sparse_argmax(W, i, lo, hi, f):
+    """Argmax of sparse row i, ties to the smaller index (as ``np.argmax`` of the dense row)."""
+    if lo >= hi:
+        return 0
+    best = W[i, lo]
+    arg = lo
+    for c in range(lo + 1, hi):
+        if W[i, c] > best:
+            best = W[i, c]
+            arg = c
+    if lo > 0 and f >= best:
+        return 0
+    if hi < W.shape[1] and f > best:
+        return hi
+    return arg
+
+
+@kernel(inline="always")
+def _write_dense(W, span_lo, span_hi, floor, out, t):
+    """out[t, i] = the dense weight row of every agent i (floor outside its span)."""
+    n, K = W.shape
+    for i in range(n):
+        for c in range(K):
+            out[t, i, c] = W[i, c] if span_lo[i] <= c < span_hi[i] else floor[i]
