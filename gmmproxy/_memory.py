@@ -45,10 +45,10 @@ def distance_matrix_entries(cfg) -> int:
     restricts partners by kNN or by a dense graph; sparse graphs (CSR path) and unrestricted runs
     have none."""
     from gmmproxy._kernels import rounds
-    from gmmproxy._kernels.runner import variant_of
+    from gmmproxy._kernels.runner import partner_of
 
     n, K = int(cfg.n_agents), int(cfg.n_components)
-    if variant_of(cfg)[1] in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH):
+    if partner_of(cfg) in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH):
         return n * n + n * K
     return 1
 
@@ -57,14 +57,14 @@ def graph_bytes(cfg) -> int:
     """Bytes of the graph handed to the kernels: CSR arrays, or the dense (G, n, n) booleans."""
     from gmmproxy._graphs import SparseGraph
     from gmmproxy._kernels import rounds
-    from gmmproxy._kernels.runner import variant_of
+    from gmmproxy._kernels.runner import partner_of
 
     g = cfg.graph
     if g is None:
         return 0
     G = g.shape[0] if g.ndim == 3 else 1
     n = int(cfg.n_agents)
-    if variant_of(cfg)[1] == rounds.PARTNER_GRAPH:
+    if partner_of(cfg) == rounds.PARTNER_GRAPH:
         return G * n * n
     if isinstance(g, SparseGraph):
         return 2 * g.nbytes()  # the config's arrays and the kernels' writable copy
@@ -108,10 +108,16 @@ def _lighter(record, itemsize):
     return ", or record='metrics' (--record)" if record == "silos" else ""
 
 
+#: estimates below this many bytes are not checked against the available memory
+_NOT_WORTH_ASKING = 16 * 2**20
+
+
 def check_simulation_memory(cfg, steps: int, replicates: int, record: str, weights_itemsize: int = 8,
                             concurrent: int = 1) -> int:
     """Raise ValueError naming the sizes when the estimate exceeds the available memory; return it."""
     need = simulation_bytes(cfg, steps, replicates, record, weights_itemsize, concurrent)
+    if need < _NOT_WORTH_ASKING:
+        return need  # reading /proc/meminfo would cost more than such a run (short runs in a loop)
     avail = available_memory()
     if avail is not None and need > avail:
         raise ValueError(

@@ -135,19 +135,23 @@ _ENTRIES: dict = {}
 SPARSE_GRAPH_MAX_DENSITY = 0.125
 
 
-def variant_of(cfg) -> tuple[int, int]:
-    """(density kind, partner kind) of ``rounds`` that a configuration needs."""
-    K, d, n = cfg.n_components, cfg.dim, cfg.n_agents
+def partner_of(cfg) -> int:
+    """The partner kind of ``rounds`` that a configuration needs (all, kNN, dense graph, sparse graph)."""
     graph = getattr(cfg, "graph", None)
     if graph is not None:
         # chosen from the graph, never from the form it was given in (dense array or SparseGraph):
         # the same graph must give the same run
-        partner = rounds.PARTNER_SPARSE if graph_mean_degree(graph) <= SPARSE_GRAPH_MAX_DENSITY * n \
+        return rounds.PARTNER_SPARSE if graph_mean_degree(graph) <= SPARSE_GRAPH_MAX_DENSITY * cfg.n_agents \
             else rounds.PARTNER_GRAPH
-    elif np.min(np.atleast_1d(cfg.n_neighbors)) < n - 1:
-        partner = rounds.PARTNER_KNN
-    else:
-        partner = rounds.PARTNER_ALL
+    if np.min(np.atleast_1d(cfg.n_neighbors)) < cfg.n_agents - 1:
+        return rounds.PARTNER_KNN
+    return rounds.PARTNER_ALL
+
+
+def variant_of(cfg) -> tuple[int, int]:
+    """(density kind, partner kind) of ``rounds`` that a configuration needs."""
+    K, d = cfg.n_components, cfg.dim
+    partner = partner_of(cfg)
     if cfg.update_covariances or d > 1:
         return rounds.DENS_ND, partner
     sd = np.sqrt(np.asarray(cfg.covariances)[:, 0, 0])
@@ -212,8 +216,10 @@ def rules_of(cfg, half_logdet, partner=None) -> Rules:
     dense = np.zeros((1, 1, 1), dtype=np.bool_)
     indptr = np.zeros((1, 2), dtype=np.int64)
     indices = np.zeros((1, 1), dtype=np.int64)
+    if partner is None:
+        partner = partner_of(cfg)
     if isinstance(graph, SparseGraph):
-        if variant_of(cfg)[1] == rounds.PARTNER_SPARSE:
+        if partner == rounds.PARTNER_SPARSE:
             # writable copies: a read-only array is another Numba type (another compile)
             indptr, indices = np.array(graph.indptr), np.array(graph.indices)
         else:
@@ -221,7 +227,7 @@ def rules_of(cfg, half_logdet, partner=None) -> Rules:
             dense = np.array(graph.to_dense().reshape(-1, n, n), dtype=np.bool_, order="C")
     elif graph is not None:
         g = np.array(graph if graph.ndim == 3 else graph[None], dtype=np.bool_, order="C")
-        if (variant_of(cfg)[1] if partner is None else partner) == rounds.PARTNER_SPARSE:
+        if partner == rounds.PARTNER_SPARSE:
             indptr, indices = csr_of(g)
         else:
             dense = g
