@@ -75,8 +75,12 @@ def main(argv=None):
     ap.add_argument("--ref", required=True, help="git commit of the earlier engine")
     ap.add_argument("--rounds", type=int, default=2, help="alternations (default 2)")
     ap.add_argument("--quick", action="store_true", help="a third of the steps")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="multiply every run's steps by this (e.g. 5: longer runs, less noise per update)")
     args = ap.parse_args(argv)
-    scale = 1 / 3 if args.quick else 1.0
+    if args.scale is not None and not args.scale > 0:
+        ap.error(f"--scale must be > 0; got {args.scale}")
+    scale = args.scale if args.scale is not None else (1 / 3 if args.quick else 1.0)
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", _REPO, "archive", args.ref, "gmmproxy"], capture_output=True,
                                  check=True).stdout
@@ -91,7 +95,7 @@ def main(argv=None):
                     best[k] = (min(o[0], upd), min(o[1], call))
     head = subprocess.run(["git", "-C", _REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
-    print(f"load average {os.getloadavg()[0]:.1f}; best CPU time over {args.rounds} alternations; per update = "
+    print(f"load average {os.getloadavg()[0]:.1f}; steps x {scale:.3g}; best CPU time over {args.rounds} alternations; per update = "
           f"(a run - a one-round call) / updates; per call = a one-round call")
     print()
     print(f"| configuration | per update {args.ref} | per update {head} (this tree) | ratio | "
