@@ -14,11 +14,12 @@ a consistent partial sweep: resuming runs exactly the cells without a file.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+
+from gmmproxy._outputs import atomic_write
 
 __all__ = ["FORMAT", "IDENTITY_KEYS", "SweepStore", "SweepExistsError", "ManifestMismatchError"]
 
@@ -37,12 +38,7 @@ class ManifestMismatchError(ValueError):
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name("." + path.name + ".part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def _describe(value) -> str:
@@ -131,17 +127,12 @@ class SweepStore:
 
     def write_cell(self, key: str, frame, n_silos: np.ndarray | None = None) -> None:
         """Write a finished cell: the N(t) array first, the Parquet rows last (they mark it done)."""
+        # atomic_write removes its temporary file whatever happens: a Ctrl-C while a cell is
+        # written abandons that cell (it is not done) and leaves no partial file behind
         if n_silos is not None:
             self.n_silos_dir.mkdir(exist_ok=True)
-            target = self.n_silos_dir / f"{key}.npy"
-            tmp = target.with_name("." + target.name + ".part")
-            with open(tmp, "wb") as fh:
-                np.save(fh, n_silos, allow_pickle=False)
-            os.replace(tmp, target)
-        target = self.cell_path(key)
-        tmp = target.with_name("." + target.name + ".part")
-        frame.to_parquet(tmp, index=False, engine="pyarrow")
-        os.replace(tmp, target)
+            atomic_write(self.n_silos_dir / f"{key}.npy", lambda fh: np.save(fh, n_silos, allow_pickle=False))
+        atomic_write(self.cell_path(key), lambda fh: frame.to_parquet(fh, index=False, engine="pyarrow"))
 
     def read_cell(self, key: str):
         import pandas as pd
