@@ -50,7 +50,10 @@ def test_sigint_keeps_finished_cells_and_exits_130(tmp_path, executor):
             proc.kill()
     assert proc.returncode == 130, err
     assert "cells finished and kept in" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
+    # with a cold Numba cache the Dask workers also report compiling ("gmmproxy: compil..."):
+    # information, not part of the interrupt report, which must be one line
+    report = [line for line in err.strip().splitlines() if not line.startswith("gmmproxy: compil")]
+    assert len(report) == 1, err
     kept = sorted((out / "cells").glob("*.parquet"))
     assert 1 <= len(kept) < len(values)
     assert not list((out / "cells").glob(".*.part"))
