@@ -67,6 +67,7 @@ from gmmproxy._kernels.rng import uniform
 from gmmproxy._kernels.span_rows import (
     _copy_partner,
     _densities,
+    _excess_column,
     _row_features,
     _span_of_row,
     _sparse_argmax,
@@ -79,7 +80,7 @@ from gmmproxy._kernels.span_rows import (
 @kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights):
     """The rounds of one job on preallocated buffers (no allocation, no reference counting)."""
     n = W.shape[0]
@@ -97,7 +98,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 if uniform(state) < p:
                     j = i
                 else:
-                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, drow, best)
+                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, drow, best)
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
@@ -145,10 +146,13 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 hi = new_hi[i]
                 for c in range(lo, hi):
                     W[i, c] = Wn[i, c]
+                old_lo = span_lo[i]
+                old_hi = span_hi[i]
                 span_lo[i] = lo
                 span_hi[i] = hi
                 floor[i] = new_floor[i]
                 _row_features(W, i, span_lo, span_hi, floor, norm2, excess)
+                _excess_column(W, i, old_lo, old_hi, span_lo, span_hi, floor, ET)
         for i in range(n):
             out_silos[t + 1, i] = _sparse_argmax(W, i, span_lo[i], span_hi[i], floor[i])
             out_copied[t + 1, i] = copied[i]
@@ -221,9 +225,11 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     floor = np.zeros(n)
     norm2 = np.zeros(n)
     excess = np.zeros(n)
+    ET = np.zeros((K, n))  # excess table, component-major (see span_rows._jittered_distances)
     for i in range(n):
         _span_of_row(W, i, span_lo, span_hi, floor)
         _row_features(W, i, span_lo, span_hi, floor, norm2, excess)
+        _excess_column(W, i, 0, 0, span_lo, span_hi, floor, ET)
         spare_row[i] = n * r + i
         for h in range(r):
             q = i * r + h
@@ -255,7 +261,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
         _write_dense(W, span_lo, span_hi, floor, out_weights, 0)
     _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights)
 
 

@@ -79,7 +79,23 @@ def _row_features(W, i, span_lo, span_hi, floor, norm2, excess):
 
 
 @kernel(inline="always")
-def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, out):
+def _excess_column(W, i, old_lo, old_hi, span_lo, span_hi, floor, ET):
+    """Column i of the excess table: ``ET[c, i] = W[i, c] - floor[i]`` on i's span, exactly 0 elsewhere.
+
+    ``[old_lo, old_hi)`` is the span the column held before (cleared first).
+    The table is stored component-major (K, n) so that the distance row of
+    one agent to all others is a loop over agents with unit stride (see
+    :func:`_jittered_distances`).
+    """
+    for c in range(old_lo, old_hi):
+        ET[c, i] = 0.0
+    f = floor[i]
+    for c in range(span_lo[i], span_hi[i]):
+        ET[c, i] = W[i, c] - f
+
+
+@kernel(inline="always")
+def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset, out):
     """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
 
     The distance of the sparse rows is ``|w_i|^2 + |w_b|^2 - 2 <w_i, w_b>``
@@ -88,6 +104,12 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, ou
     sum_{overlap} (w_ic - f_i)(w_bc - f_b)``. Its rounding error (about
     1e-16) is far below the tie jitter ``TIE_JITTER * ((b - offset) mod n) / n``,
     which orders distances closer than that at random (``offset`` uniform).
+
+    The overlap sum runs over i's span for every b at once, reading the
+    excess table ``ET`` (:func:`_excess_column`), which is exactly 0 outside
+    b's span: the added terms there are exact zeros, so every distance is the
+    same float as the per-pair sum over the overlap, but the loops have the
+    same trip count for every b and vectorise over b.
     """
     n, K = W.shape
     la = span_lo[i]
@@ -98,15 +120,16 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, ou
     scale = TIE_JITTER / n
     for b in range(n):
         fb = floor[b]
-        dot = K * fa * fb + ea * fb + excess[b] * fa
-        lo = max(la, span_lo[b])
-        hi = min(ha, span_hi[b])
-        for c in range(lo, hi):
-            dot += (W[i, c] - fa) * (W[b, c] - fb)
+        out[b] = K * fa * fb + ea * fb + excess[b] * fa
+    for c in range(la, ha):
+        e = W[i, c] - fa
+        for b in range(n):
+            out[b] += e * ET[c, b]
+    for b in range(n):
         rot = b - offset
         if rot < 0:
             rot += n
-        out[b] = na + norm2[b] - 2.0 * dot + scale * rot
+        out[b] = na + norm2[b] - 2.0 * out[b] + scale * rot
     out[i] = np.inf
 
 
@@ -121,7 +144,7 @@ def _rank(drow, b):
 
 
 @kernel(inline="always")
-def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, drow, best):
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, drow, best):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
     Distances come from :func:`_jittered_distances` (ties broken by a
@@ -136,7 +159,7 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, dro
         j = randint(state, n - 1)
         return j + 1 if j >= i else j
     offset = randint(state, n)
-    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, drow)
+    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset, drow)
     if 4 * k >= n - 1:
         while True:
             j = randint(state, n - 1)
