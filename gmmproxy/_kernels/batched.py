@@ -267,15 +267,24 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
 
 @kernel(parallel=True)
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
-             answer_current, steps, out_silos, out_copied, out_weights):
+             answer_current, steps, out_silos, out_copied, out_weights, order, starts):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.
 
     ``p, sigma_scale, activation, eps`` are float64 (J,); ``k, r,
     rounds_per_step`` int64 (J,); ``answer_current`` bool (J,);
     ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n);
     ``out_weights`` float64 (J, steps + 1, n, K), or (J, 0, n, K) to record no weights.
+
+    Worker u runs the jobs ``order[starts[u]:starts[u + 1]]`` one after the
+    other (one ``prange`` iteration per worker, so one worker per thread
+    under Numba's static schedule): the caller balances the workers' loads,
+    which the job order alone would not (the jobs of one condition are
+    adjacent and conditions differ in cost by 2x). Which worker runs a job
+    does not change its result.
     """
-    for b in prange(states.shape[0]):
-        run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
-                activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
-                out_weights[b])
+    for u in prange(starts.shape[0] - 1):
+        for q in range(starts[u], starts[u + 1]):
+            b = order[q]
+            run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
+                    activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
+                    out_weights[b])
