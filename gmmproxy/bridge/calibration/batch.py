@@ -10,8 +10,8 @@ import numbers
 
 import numpy as np
 
-from gmmproxy._seeding import as_seed_sequence, replicate_states
 from gmmproxy._threading import parallel_launch
+from gmmproxy.bridge.calibration._job_seeds import job_states
 
 __all__ = ["Geometry", "simulate_batch"]
 
@@ -118,12 +118,12 @@ def balanced_order(cost, workers: int):
     """
     cost = np.asarray(cost, dtype=np.float64)
     workers = max(1, min(int(workers), cost.size))
-    load = np.zeros(workers)
+    load = [0.0] * workers
     lists = [[] for _ in range(workers)]
-    for b in np.argsort(-cost, kind="stable"):
-        u = int(np.argmin(load))
-        lists[u].append(int(b))
-        load[u] += cost[b]
+    for b in np.argsort(-cost, kind="stable").tolist():
+        u = min(range(workers), key=load.__getitem__)  # first of the least loaded
+        lists[u].append(b)
+        load[u] += float(cost[b])
     order = np.array([b for lst in lists for b in lst], dtype=np.int64)
     starts = np.zeros(workers + 1, dtype=np.int64)
     starts[1:] = np.cumsum([len(lst) for lst in lists])
@@ -179,7 +179,7 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     a = _per_job("activation", activation, J, np.float64, 1e-6, 1.0)
     e = _per_job("eps", eps, J, np.float64, 1e-300, 1e-3)
     ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
-    states = replicate_states(as_seed_sequence(seed), J)
+    states = job_states(seed, J)  # = replicate_states(seed, J), vectorised
     out = np.zeros((J, int(steps) + 1, n), dtype=np.int16)
     copied = np.zeros((J, int(steps) + 1, n), dtype=np.bool_)
     K = geometry.n_components
