@@ -95,7 +95,15 @@ def _excess_column(W, i, old_lo, old_hi, span_lo, span_hi, floor, ET):
 
 
 @kernel(inline="always")
-def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset, out):
+def _jitter_ramp(n, out):
+    """out[t] = ``TIE_JITTER / n * (t mod n)`` for t < 2n: the tie jitter of every rotation, precomputed."""
+    scale = TIE_JITTER / n
+    for t in range(2 * n):
+        out[t] = scale * (t % n)
+
+
+@kernel(inline="always")
+def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, out):
     """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
 
     The distance of the sparse rows is ``|w_i|^2 + |w_b|^2 - 2 <w_i, w_b>``
@@ -109,7 +117,8 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset
     excess table ``ET`` (:func:`_excess_column`), which is exactly 0 outside
     b's span: the added terms there are exact zeros, so every distance is the
     same float as the per-pair sum over the overlap, but the loops have the
-    same trip count for every b and vectorise over b.
+    same trip count for every b and vectorise over b. The jitter of b is
+    ``ramp[b - offset + n]`` (:func:`_jitter_ramp`), a contiguous slice.
     """
     n, K = W.shape
     la = span_lo[i]
@@ -117,7 +126,6 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset
     fa = floor[i]
     na = norm2[i]
     ea = excess[i]
-    scale = TIE_JITTER / n
     for b in range(n):
         fb = floor[b]
         out[b] = K * fa * fb + ea * fb + excess[b] * fa
@@ -125,11 +133,9 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset
         e = W[i, c] - fa
         for b in range(n):
             out[b] += e * ET[c, b]
+    shift = n - offset
     for b in range(n):
-        rot = b - offset
-        if rot < 0:
-            rot += n
-        out[b] = na + norm2[b] - 2.0 * out[b] + scale * rot
+        out[b] = na + norm2[b] - 2.0 * out[b] + ramp[b + shift]
     out[i] = np.inf
 
 
@@ -144,7 +150,7 @@ def _rank(drow, b):
 
 
 @kernel(inline="always")
-def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, drow, best):
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow, best):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
     Distances come from :func:`_jittered_distances` (ties broken by a
@@ -159,7 +165,7 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET,
         j = randint(state, n - 1)
         return j + 1 if j >= i else j
     offset = randint(state, n)
-    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, offset, drow)
+    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, drow)
     if 4 * k >= n - 1:
         while True:
             j = randint(state, n - 1)
