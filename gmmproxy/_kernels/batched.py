@@ -81,7 +81,7 @@ from gmmproxy._kernels.span_rows import (
 @kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights):
     """The rounds of one job on preallocated buffers (no allocation, no reference counting)."""
     n = W.shape[0]
@@ -99,7 +99,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 if uniform(state) < p:
                     j = i
                 else:
-                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow, best)
+                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow)
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
@@ -252,7 +252,6 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     new_hi = np.zeros(n, dtype=np.int64)
     new_floor = np.zeros(n)
     drow = np.zeros(n)
-    best = np.empty(n, dtype=np.int64)
     acc = np.zeros(K)
     x = np.empty(d)
     y = np.empty(d)
@@ -264,7 +263,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
         _write_dense(W, span_lo, span_hi, floor, out_weights, 0)
     _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights)
 
 

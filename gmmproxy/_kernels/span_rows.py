@@ -150,7 +150,44 @@ def _rank(drow, b):
 
 
 @kernel(inline="always")
-def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow, best):
+def _first_argmin(v):
+    """Index of the smallest entry of v, the first one on ties.
+
+    The minimum is found with four independent running minima (branch-free
+    selects, no loop-carried chain through one register), then its first
+    position by a scan.
+    """
+    n = v.shape[0]
+    m0 = np.inf
+    m1 = np.inf
+    m2 = np.inf
+    m3 = np.inf
+    b = 0
+    while b + 4 <= n:
+        x0 = v[b]
+        x1 = v[b + 1]
+        x2 = v[b + 2]
+        x3 = v[b + 3]
+        m0 = x0 if x0 < m0 else m0
+        m1 = x1 if x1 < m1 else m1
+        m2 = x2 if x2 < m2 else m2
+        m3 = x3 if x3 < m3 else m3
+        b += 4
+    while b < n:
+        x0 = v[b]
+        m0 = x0 if x0 < m0 else m0
+        b += 1
+    m0 = m1 if m1 < m0 else m0
+    m2 = m3 if m3 < m2 else m2
+    m0 = m2 if m2 < m0 else m0
+    for b in range(n):
+        if v[b] == m0:
+            return b
+    return 0
+
+
+@kernel(inline="always")
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
     Distances come from :func:`_jittered_distances` (ties broken by a
@@ -158,8 +195,13 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET,
     set. For ``4 k >= n - 1`` a candidate is drawn uniformly from the other
     n - 1 agents and accepted when fewer than k are nearer (rejection
     sampling: exactly uniform on the k nearest, at least one in four
-    accepted); for smaller k the k nearest are kept in a sorted buffer
-    ``best`` and one of them is drawn.
+    accepted); for smaller k a position u is drawn uniformly in 0..k-1 and
+    the agent at position u of the distance order (ties to the smaller
+    index) is found by taking the nearest u + 1 times, each time removing it
+    from ``drow`` (a scratch row, rebuilt at every call). That is the agent a
+    sorted buffer of the k nearest holds at position u, and u is the same
+    draw (no other draw comes between), so the random stream is that of the
+    buffer.
     """
     if k >= n - 1:
         j = randint(state, n - 1)
@@ -173,24 +215,10 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET,
                 j += 1
             if _rank(drow, j) < k:
                 return j
-    filled = 0
-    for b in range(n):
-        if b == i:
-            continue
-        v = drow[b]
-        if filled < k:
-            pos = filled
-            filled += 1
-        elif v < drow[best[k - 1]]:
-            pos = k - 1
-        else:
-            continue
-        # insertion into the sorted buffer best[:filled]
-        while pos > 0 and drow[best[pos - 1]] > v:
-            best[pos] = best[pos - 1]
-            pos -= 1
-        best[pos] = b
-    return best[randint(state, k)]
+    u = randint(state, k)
+    for _ in range(u):
+        drow[_first_argmin(drow)] = np.inf
+    return _first_argmin(drow)
 
 
 @kernel(inline="always")
