@@ -54,7 +54,9 @@ there carry over.
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
@@ -267,9 +269,24 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
             eps, answer_current, steps, out_silos, out_copied, out_weights)
 
 
+@intrinsic
+def _next_ticket(typingctx, counter):
+    """Atomically increment ``counter[0]`` (int64) and return its previous value: a shared job queue."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64 and counter.ndim == 1):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", ptr, context.get_constant(types.int64, 1), "monotonic")
+
+    return types.int64(counter), codegen
+
+
 @kernel(parallel=True)
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
-             answer_current, steps, out_silos, out_copied, out_weights, order, starts):
+             answer_current, steps, out_silos, out_copied, out_weights, order, workers):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.
 
     ``p, sigma_scale, activation, eps`` are float64 (J,); ``k, r,
@@ -277,15 +294,22 @@ def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, a
     ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n);
     ``out_weights`` float64 (J, steps + 1, n, K), or (J, 0, n, K) to record no weights.
 
-    Worker u runs the jobs ``order[starts[u]:starts[u + 1]]`` one after the
-    other (one ``prange`` iteration per worker, so one worker per thread
-    under Numba's static schedule): the caller balances the workers' loads,
-    which the job order alone would not (the jobs of one condition are
-    adjacent and conditions differ in cost by 2x). Which worker runs a job
-    does not change its result.
+    ``workers`` loops (one ``prange`` iteration each, so one per thread
+    under Numba's static schedule) take jobs from one shared queue in the
+    order ``order`` (a permutation of the jobs, the most costly first) until
+    it is empty: a thread that finishes early -- cheaper jobs, or a core not
+    shared with another process -- takes more. Numba's own split gives each
+    thread a fixed contiguous block of jobs, and the jobs of one condition
+    are adjacent while conditions differ in cost by up to 2x. Which thread
+    runs a job does not change its result.
     """
-    for u in prange(starts.shape[0] - 1):
-        for q in range(starts[u], starts[u + 1]):
+    J = order.shape[0]
+    counter = np.zeros(1, dtype=np.int64)
+    for _u in prange(workers):
+        while True:
+            q = _next_ticket(counter)
+            if q >= J:
+                break
             b = order[q]
             run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
                     activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],

@@ -95,7 +95,7 @@ def _per_job(name, value, J, dtype, lo, hi, integer=False):
 
 
 def _relative_cost(p, k, r, m, a, answer_current, n):
-    """Rough relative cost of each job (from per-update timings of the kernel), for balancing threads.
+    """Rough relative cost of each job (from per-update timings of the kernel): the queue starts with the costliest.
 
     An update costs about 1 unit, plus about 0.7 when the agent copies from one
     of its k < n - 1 nearest (the distance row and the selection), 0.2 when
@@ -105,29 +105,6 @@ def _relative_cost(p, k, r, m, a, answer_current, n):
     partner = np.where(k < n - 1, 0.7, 0.2)
     per_update = 1.0 + 0.15 * (r - 1) + np.where(answer_current, 0.0, 0.5 + 0.15 * r) + (1.0 - p) * partner
     return m * a * per_update
-
-
-def balanced_order(cost, workers: int):
-    """Split jobs among ``workers`` threads by the longest-processing-time rule.
-
-    Returns ``(order, starts)``: worker u runs the jobs ``order[starts[u]:starts[u+1]]``.
-    Jobs are taken from the most to the least costly (stable on ties), each
-    given to the worker with the least load so far (the lowest index on ties),
-    so the assignment is deterministic. It changes no result, only which
-    thread computes it.
-    """
-    cost = np.asarray(cost, dtype=np.float64)
-    workers = max(1, min(int(workers), cost.size))
-    load = [0.0] * workers
-    lists = [[] for _ in range(workers)]
-    for b in np.argsort(-cost, kind="stable").tolist():
-        u = min(range(workers), key=load.__getitem__)  # first of the least loaded
-        lists[u].append(b)
-        load[u] += float(cost[b])
-    order = np.array([b for lst in lists for b in lst], dtype=np.int64)
-    starts = np.zeros(workers + 1, dtype=np.int64)
-    starts[1:] = np.cumsum([len(lst) for lst in lists])
-    return order, starts
 
 
 def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sigma, rag_size,
@@ -186,11 +163,14 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     weights = np.zeros((J, int(steps) + 1 if return_weights else 0, n, K))
     import numba
 
-    order, starts = balanced_order(_relative_cost(p, k, r, m, a, ac, n), numba.get_num_threads())
+    # the threads share one queue of jobs, costliest first (longest-processing-time order), so that
+    # they run out of work at about the same time; the order changes no result
+    order = np.argsort(-_relative_cost(p, k, r, m, a, ac, n), kind="stable").astype(np.int64)
+    workers = max(1, min(numba.get_num_threads(), J))
     # one prange launch at a time: Numba's fork-safe workqueue layer aborts on concurrent launches
     with parallel_launch():
         run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
-                 int(steps), out, copied, weights, order, starts)
+                 int(steps), out, copied, weights, order, workers)
     if return_weights:
         return out, copied, weights
     return (out, copied) if return_copied else out

@@ -1,10 +1,10 @@
-"""The calibration kernel's speed-ups change no result: job seeds, thread balancing, distance rows, partner ranks."""
+"""The calibration kernel's speed-ups change no result: job seeds, the shared job queue, distance rows, partner ranks."""
 import numpy as np
 import pytest
 
 from gmmproxy._seeding import replicate_states
 from gmmproxy.bridge.calibration._job_seeds import job_states
-from gmmproxy.bridge.calibration.batch import Geometry, balanced_order, simulate_batch
+from gmmproxy.bridge.calibration.batch import Geometry, simulate_batch
 
 
 @pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**32, 2**64 + 7, 2**200 + 3, "tuple", "spawned", "deep"])
@@ -24,21 +24,6 @@ def test_job_states_of_fresh_entropy_and_bad_seeds():
         job_states(-1, 3)
     with pytest.raises(TypeError, match="seed must be"):
         job_states(1.5, 3)
-
-
-def test_balanced_order_covers_every_job_once_and_balances():
-    rng = np.random.default_rng(0)
-    cost = rng.uniform(1.0, 2.0, size=101)
-    for workers in (1, 2, 3, 8):
-        order, starts = balanced_order(cost, workers)
-        assert starts[0] == 0 and starts[-1] == cost.size and np.all(np.diff(starts) >= 0)
-        np.testing.assert_array_equal(np.sort(order), np.arange(cost.size))
-        loads = np.array([cost[order[starts[u]:starts[u + 1]]].sum() for u in range(len(starts) - 1)])
-        # longest-processing-time rule: no worker exceeds the mean by more than the largest job
-        assert loads.max() - cost.sum() / workers <= cost.max() + 1e-12
-    # more workers than jobs: one job each
-    order, starts = balanced_order([1.0, 2.0], 5)
-    assert len(starts) == 3 and sorted(order.tolist()) == [0, 1]
 
 
 def test_results_do_not_depend_on_threads_or_job_assignment():
@@ -61,18 +46,17 @@ def test_results_do_not_depend_on_threads_or_job_assignment():
         numba.set_num_threads(before)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
-    # the kernel with a shuffled job list split unevenly among three workers
+    # the kernel with a shuffled job queue served by three workers
     J, n, K = 9, 12, 12
     states = job_states(4, J)
     silos = np.zeros((J, 13, n), dtype=np.int16)
     copied = np.zeros((J, 13, n), dtype=np.bool_)
     weights = np.zeros((J, 13, n, K))
     order = np.random.default_rng(1).permutation(J).astype(np.int64)
-    starts = np.array([0, 1, 6, 9], dtype=np.int64)
     f = np.float64
     run_jobs(states, g.initial_weights, g.means, g.chol, kw["p_mirror"].astype(f), np.array(kw["n_neighbors"]),
              np.full(J, 0.15), np.array(kw["rag_size"]), np.full(J, 2), np.full(J, 0.8), np.full(J, 1e-12),
-             np.array(kw["answer_current"], dtype=np.bool_), 12, silos, copied, weights, order, starts)
+             np.array(kw["answer_current"], dtype=np.bool_), 12, silos, copied, weights, order, 3)
     np.testing.assert_array_equal(silos, one[0])
     np.testing.assert_array_equal(copied, one[1])
     np.testing.assert_array_equal(weights, one[2])
