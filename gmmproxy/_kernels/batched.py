@@ -4,8 +4,9 @@ Every *job* (one replicate of one parameter set) carries its own mirroring
 probability ``p``, neighbourhood size ``k``, spread scale ``sigma``, RAG size
 ``r``, rounds per recorded step ``M``, activation probability ``a`` and
 ``eps``; the component means and the shape of the covariances are shared.
-Jobs run in parallel (one ``prange`` over jobs); each owns its xoshiro
-state, so results do not depend on the thread count or the job order.
+Jobs run in parallel (one loop per thread taking jobs from a shared queue,
+see :func:`run_jobs`); each owns its xoshiro state, so results do not
+depend on the thread count, the job order or which thread runs a job.
 
 The model is Algorithm 1 (synchronous rounds, farthest-point RAG
 replacement) with three documented extensions, all of which reduce to the

@@ -1,4 +1,4 @@
-"""The calibration kernel's speed-ups change no result: job seeds, the shared job queue, distance rows, partner ranks."""
+"""The calibration kernel's speed-ups change no result: job seeds, job queue, distance rows, partner ranks."""
 import numpy as np
 import pytest
 
