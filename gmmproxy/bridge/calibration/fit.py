@@ -28,13 +28,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gmmproxy._outputs import atomic_write
 from gmmproxy.bridge.calibration.batch import Geometry
 from gmmproxy.bridge.calibration.model import Condition, ProxyModel, check_count
 from gmmproxy.bridge.calibration.simulator import simulate_statistics
@@ -141,10 +141,7 @@ class CalibrationResult:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def load_result(out_dir) -> CalibrationResult:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from gmmproxy._outputs import atomic_write
 from gmmproxy.bridge.calibration._progress import _Progress
 from gmmproxy.bridge.calibration.model import ProxyModel
 from gmmproxy.bridge.calibration.simulator import simulate_statistics
@@ -54,10 +54,9 @@ def _reference_table(path: Path, model: ProxyModel, observed, geometry, times, *
                                       np.random.SeedSequence([int(seed), 78, done // chunk]), times)
             stats[done:hi] = sim.mean(axis=2)
             done = hi
-            tmp = path.with_name(path.name + ".part.npz")
-            np.savez(tmp, stats=stats[:done], done=done, key=np.asarray(key), seed=seed, replicates=replicates,
-                     **{f"theta_{k}": draws[k][:done] for k in model.free})
-            os.replace(tmp, path)
+            atomic_write(path, lambda fh: np.savez(
+                fh, stats=stats[:done], done=done, key=np.asarray(key), seed=seed, replicates=replicates,
+                **{f"theta_{k}": draws[k][:done] for k in model.free}))
             bar.tick(len(thetas), force=True)
     finally:
         bar.close()

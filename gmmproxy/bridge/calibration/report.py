@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from gmmproxy._outputs import atomic_write
 
 __all__ = ["plot_pairs", "plot_nt_grid", "validation_markdown", "write_report"]
 
 
 def _savefig(fig, path):
     path = Path(path)
-    tmp = path.with_name(path.stem + ".part" + path.suffix)
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
+    fmt = path.suffix.lstrip(".") or "png"
+    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=130, bbox_inches="tight"))
 
 
 def plot_pairs(result, path):
@@ -237,9 +237,7 @@ def write_report(result, out_dir, *, seed=0, draws=200) -> Path:
     plot_pairs(result, out_dir / "pairs.png")
     plot_nt_grid(result, result.observed, out_dir / "nt_grid.png", seed=seed)
     table = validate(result, draws=draws, seed=seed)
-    tmp = out_dir / "validation.json.part"
-    tmp.write_text(json.dumps(table, indent=1), encoding="utf-8")
-    os.replace(tmp, out_dir / "validation.json")
+    atomic_write(out_dir / "validation.json", lambda fh: fh.write(json.dumps(table, indent=1).encode("utf-8")))
     summ = result.summary()
     info = result.info
     lines = ["# Calibration of the GMM proxy to logged LLM runs", "",
@@ -272,7 +270,5 @@ def write_report(result, out_dir, *, seed=0, draws=200) -> Path:
                   _loco_markdown(result.loco), ""]
     lines += ["## In plain words", "", _plain_words(summ, result.loco), ""]
     path = out_dir / "report.md"
-    tmp = out_dir / "report.md.part"
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write("\n".join(lines).encode("utf-8")))
     return path
