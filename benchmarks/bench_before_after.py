@@ -65,8 +65,9 @@ print(json.dumps(out))
 
 def _measure(root: str, scale: float, env: dict, cases: dict) -> dict:
     code = _CODE.format(root=root, cases=cases, scale=scale)
-    res = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=root)
+    res = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, cwd=root)
+    if res.returncode != 0:
+        raise SystemExit(f"measuring the engine in {root} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
