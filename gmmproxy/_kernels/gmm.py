@@ -403,8 +403,6 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
         return
     v0 = 0.0 if 0.0 > eps else eps
     v0 = v0 if v0 < hi_clip else hi_clip
-    for c in range(lo_all):
-        OUT[orow, c] = v0
     total = add_repeated(0.0, v0, lo_all) if lo_all > 0 else 0.0
     for c in range(lo_all, hi_all):
         v = OUT[orow, c] * W[wrow, c]
@@ -414,11 +412,15 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
         total += v
     if hi_all < K:
         total = add_repeated(total, v0, K - hi_all)
-    for c in range(hi_all, K):
-        OUT[orow, c] = v0
     inv_total = 1.0 / total
-    for c in range(K):
+    # outside the hull: v0 * inv_total, the same product the scaling pass would form
+    w0 = v0 * inv_total
+    for c in range(lo_all):
+        OUT[orow, c] = w0
+    for c in range(lo_all, hi_all):
         OUT[orow, c] *= inv_total
+    for c in range(hi_all, K):
+        OUT[orow, c] = w0
 
 
 @kernel(_nrt=False)
