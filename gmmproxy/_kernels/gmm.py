@@ -339,31 +339,18 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
     normalised. Arrays are indexed in place, never sliced (see
     :func:`sample_point`).
     """
-    K = W.shape[1]
-    r = DN.shape[1]
-    # OUT is non-zero only on the hull [lo_all, hi_all) of the points' bands; with
-    # few components the hull is not worth finding (all K, the plain loops)
-    if K < EM_HULL_MIN_K:
-        for c in range(K):
-            OUT[orow, c] = 0.0
-        lo_all = 0
-        hi_all = K
+    if W.shape[1] < EM_HULL_MIN_K:
+        _em_weights_plain(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow)
     else:
-        lo_all = K
-        hi_all = 0
-        for h in range(r):
-            lo = lo_new if h == slot else BL[arow, h]
-            hi = hi_new if h == slot else BH[arow, h]
-            if lo < hi:
-                lo_all = min(lo_all, lo)
-                hi_all = max(hi_all, hi)
-        if hi_all < lo_all:
-            lo_all = 0
-            hi_all = 0
-        for c in range(lo_all, hi_all):
-            OUT[orow, c] = 0.0
-    # two passes per point (normaliser, then accumulate) keep the inner loops
+        _em_weights_hull(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow)
+
+
+@kernel(inline="always")
+def _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow):
+    # OUT[orow] += (1/r) prior * dens_h / <prior, dens_h> on each point's band (OUT zeroed there).
+    # Two passes per point (normaliser, then accumulate) keep the inner loops
     # branch-free so LLVM vectorises them
+    r = DN.shape[1]
     for h in range(r):
         tot = 0.0
         if h == slot:
@@ -384,23 +371,51 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
             inv = 1.0 / (tot * r)
             for c in range(lo, hi):
                 OUT[orow, c] += DN[arow, h, c] * inv
-    # multiply by the prior, clip to [eps, 1-eps] and renormalise in two passes.
-    # Outside the hull the product is 0 * prior, clipped to the same value v0 (eps)
-    # for every component: those runs are stored directly and summed by add_repeated,
-    # exactly as the sequential sum over all K components would add them
+
+
+@kernel(inline="always")
+def _em_weights_plain(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
+    # em_weights for few components: plain loops over all K
+    K = W.shape[1]
+    for c in range(K):
+        OUT[orow, c] = 0.0
+    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
+    # multiply by the prior, clip to [eps, 1-eps] and renormalise in two passes
+    total = 0.0
     hi_clip = 1.0 - eps
-    if K < EM_HULL_MIN_K:
-        total = 0.0
-        for c in range(K):
-            v = OUT[orow, c] * W[wrow, c]
-            v = v if v > eps else eps
-            v = v if v < hi_clip else hi_clip
-            OUT[orow, c] = v
-            total += v
-        inv_total = 1.0 / total
-        for c in range(K):
-            OUT[orow, c] *= inv_total
-        return
+    for c in range(K):
+        v = OUT[orow, c] * W[wrow, c]
+        v = v if v > eps else eps
+        v = v if v < hi_clip else hi_clip
+        OUT[orow, c] = v
+        total += v
+    inv_total = 1.0 / total
+    for c in range(K):
+        OUT[orow, c] *= inv_total
+
+
+@kernel(inline="always")
+def _em_weights_hull(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
+    # em_weights for many components: the same arithmetic, but OUT is non-zero only on the hull
+    # [lo_all, hi_all) of the points' bands; outside it every component gets the same clipped value
+    # v0 (eps), whose run is summed by add_repeated exactly as the sequential sum would add it
+    K = W.shape[1]
+    r = DN.shape[1]
+    lo_all = K
+    hi_all = 0
+    for h in range(r):
+        lo = lo_new if h == slot else BL[arow, h]
+        hi = hi_new if h == slot else BH[arow, h]
+        if lo < hi:
+            lo_all = min(lo_all, lo)
+            hi_all = max(hi_all, hi)
+    if hi_all < lo_all:
+        lo_all = 0
+        hi_all = 0
+    for c in range(lo_all, hi_all):
+        OUT[orow, c] = 0.0
+    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
+    hi_clip = 1.0 - eps
     v0 = 0.0 if 0.0 > eps else eps
     v0 = v0 if v0 < hi_clip else hi_clip
     total = add_repeated(0.0, v0, lo_all) if lo_all > 0 else 0.0
