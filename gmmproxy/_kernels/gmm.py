@@ -264,18 +264,17 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     return lo, hi, ulog
 
 
-# from this many components on, the EM weight step sums the clipped weights
-# outside its points' bands with add_repeated (below it: one plain loop)
+# from this many components on, em_weights_wide pays (below it the plain loop is as fast)
 EM_HULL_MIN_K = 96
 # unit roundoff of float64 and Rump's factor for the unit in the first place (ufp)
 UFP_U = 2.0 ** -53
 UFP_PHI = 2.0 ** 52 + 1.0
-# fewer terms than this are added one by one: a jump costs a frexp, a ldexp and
-# a division, about as much as a few dozen dependent additions
+# fewer terms than this are added one by one: a jump costs about as much as a few
+# dozen dependent additions (a division, the ufp formula, three additions)
 ADD_REPEATED_MIN = 48
 
 
-@kernel(_nrt=False)
+@kernel(inline="always")
 def add_repeated(x, e, m):
     """``for _ in range(m): x = x + e`` in float64, bit for bit, in O(log m) additions for ``e > 0``.
 
@@ -339,17 +338,36 @@ def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ul
     normalised. Arrays are indexed in place, never sliced (see
     :func:`sample_point`).
     """
-    if W.shape[1] < EM_HULL_MIN_K:
-        _em_weights_plain(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow)
-    else:
-        _em_weights_hull(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow)
+    K = W.shape[1]
+    for c in range(K):
+        OUT[orow, c] = 0.0
+    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
+    _clip_normalise_plain(W, wrow, eps, OUT, orow)
+
+
+@kernel(inline="always")
+def em_weights_wide(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
+    """:func:`em_weights` for many components (K >= ``EM_HULL_MIN_K``, e.g. 300): the same result, bit for bit.
+
+    The plain step ends with a sequential sum over all K clipped weights, a
+    chain of K dependent additions that took a third of an update at K =
+    300; here the run of equal weights outside the points' bands is summed
+    by :func:`add_repeated` (:func:`_clip_normalise_hull`). A separate entry
+    point, not a run-time switch inside :func:`em_weights`: a kernel that
+    never calls it does not compile it (the switch cost the default kernel
+    about 1.4 s of its first compile). The caller picks it by K.
+    """
+    K = W.shape[1]
+    for c in range(K):
+        OUT[orow, c] = 0.0
+    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
+    _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new)
 
 
 @kernel(inline="always")
 def _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow):
-    # OUT[orow] += (1/r) prior * dens_h / <prior, dens_h> on each point's band (OUT zeroed there).
-    # Two passes per point (normaliser, then accumulate) keep the inner loops
-    # branch-free so LLVM vectorises them
+    # OUT[orow] += (1/r) prior dens_h / <prior, dens_h> on each point's band. Two passes per
+    # point (normaliser, then accumulate) keep the inner loops branch-free so LLVM vectorises them
     r = DN.shape[1]
     for h in range(r):
         tot = 0.0
@@ -374,13 +392,10 @@ def _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new
 
 
 @kernel(inline="always")
-def _em_weights_plain(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
-    # em_weights for few components: plain loops over all K
+def _clip_normalise_plain(W, wrow, eps, OUT, orow):
+    # em_weights' last step for few components: multiply by the prior, clip to [eps, 1-eps] and
+    # renormalise in two passes
     K = W.shape[1]
-    for c in range(K):
-        OUT[orow, c] = 0.0
-    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
-    # multiply by the prior, clip to [eps, 1-eps] and renormalise in two passes
     total = 0.0
     hi_clip = 1.0 - eps
     for c in range(K):
@@ -394,16 +409,25 @@ def _em_weights_plain(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_
         OUT[orow, c] *= inv_total
 
 
-@kernel(inline="always")
-def _em_weights_hull(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
-    # em_weights for many components: the same arithmetic, but OUT is non-zero only on the hull
-    # [lo_all, hi_all) of the points' bands; outside it every component gets the same clipped value
-    # v0 (eps), whose run is summed by add_repeated exactly as the sequential sum would add it
+# compiled once as its own function, not inlined into every Algorithm-1 variant: it runs only
+# with K >= EM_HULL_MIN_K, where a call costs nothing next to the work (one small function also
+# keeps the first compile of the default kernel short)
+@kernel(_nrt=False)
+def _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new):
+    """em_weights' last step (multiply by the prior, clip, normalise) for many components.
+
+    ``OUT[orow]`` is zero outside the hull [lo_all, hi_all) of the bands of
+    agent ``arow``'s points (``slot``: the new point's, ``lo_new, hi_new``),
+    so every component outside it gets the same clipped value v0 (eps): that
+    run is summed by :func:`add_repeated` exactly as the sequential sum over
+    all K components adds it, and written once, already scaled (``v0 *
+    inv_total``, the product the scaling pass forms). The same arithmetic as
+    the plain loops, bit for bit.
+    """
     K = W.shape[1]
-    r = DN.shape[1]
     lo_all = K
     hi_all = 0
-    for h in range(r):
+    for h in range(BL.shape[1]):
         lo = lo_new if h == slot else BL[arow, h]
         hi = hi_new if h == slot else BH[arow, h]
         if lo < hi:
@@ -412,23 +436,18 @@ def _em_weights_hull(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_n
     if hi_all < lo_all:
         lo_all = 0
         hi_all = 0
-    for c in range(lo_all, hi_all):
-        OUT[orow, c] = 0.0
-    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
     hi_clip = 1.0 - eps
     v0 = 0.0 if 0.0 > eps else eps
     v0 = v0 if v0 < hi_clip else hi_clip
-    total = add_repeated(0.0, v0, lo_all) if lo_all > 0 else 0.0
+    total = add_repeated(0.0, v0, lo_all)
     for c in range(lo_all, hi_all):
         v = OUT[orow, c] * W[wrow, c]
         v = v if v > eps else eps
         v = v if v < hi_clip else hi_clip
         OUT[orow, c] = v
         total += v
-    if hi_all < K:
-        total = add_repeated(total, v0, K - hi_all)
+    total = add_repeated(total, v0, K - hi_all)
     inv_total = 1.0 / total
-    # outside the hull: v0 * inv_total, the same product the scaling pass would form
     w0 = v0 * inv_total
     for c in range(lo_all):
         OUT[orow, c] = w0

@@ -312,46 +312,34 @@ def weight_distances_sparse(W, D, supp, nsupp, floor):
 # --- synchronous kNN rounds without the distance matrix ---------------------
 #
 # A synchronous round used to fill the whole n x n distance matrix (n^2 / 2
-# distances) and then run each agent's heap pass over its row. Instead, each
-# agent now runs the same heap pass over the other agents in increasing index
-# order, but
-# - skips a candidate when a cheap lower bound of its distance exceeds the
-#   heap's current top (the full pass would have compared it and not inserted it),
-# - stops as soon as the top is at distance 0 (nothing later is strictly nearer),
-# - computes a distance between two weight rows at most once per round: rows
-#   are grouped by content (after a few rounds a population holds a few dozen
-#   distinct rows: agents of one silo share theirs bit for bit), identical rows
-#   are at distance exactly 0, and the distance of two groups is cached.
+# distances) and then run each agent's heap pass over its row. After a few
+# rounds, though, a population holds only a few dozen distinct weight rows
+# (agents of one silo share theirs bit for bit). So the round now groups the
+# rows by content, and each agent
+# - looks up its distance to each group (computed once per round and ordered
+#   pair of groups: the distance depends on the two rows and on which of them
+#   comes first in the sum, the lower agent index),
+# - runs the same heap pass over the other agents in increasing index order,
+#   one table look-up per candidate, and stops as soon as the heap's top is
+#   at distance 0 (nothing later is strictly nearer).
 # Every distance used is the one the matrix held (same arithmetic, same
-# argument order: the lower agent index first), so the heap -- its layout
-# included, which decides ``heap[q]`` -- and the partner are bit for bit those
-# of the full pass.
+# argument order), so the heap -- its layout included, which decides
+# ``heap[q]`` -- and the partner are bit for bit those of the full pass.
+# With many distinct rows (early rounds) the round fills the matrix as before.
 #
 # The round's scratch lives in the (n, n) distance buffer ``D`` (rows as below)
 # and ``gid`` (the candidate buffer): nothing new is allocated.
-KEY_MAX = 0  # D[0, a]: largest weight of row a
-KEY_SECOND = 1  # D[1, a]: largest weight of the other components
-KEY_ARG = 2  # D[2, a]: index of the largest (first on ties), as a float (exact)
-KEY_REP = 3  # D[3, g]: the first agent of group g
-KEY_TABLE = 4  # D[4:8]: open-addressing hash table of the groups (group + 1; 0 = empty)
-KEY_LOW = 8  # D[8, g]: the current agent's distance to the agents of group g below it (few groups)
-KEY_UP = 9  # D[9, g]: ... and to those above it
-KEY_CACHE = 10  # D[10 + g, h]: distance of a row of group g (lower index) to one of group h; NaN = not yet
-# D[KEY_REP, n - 1]: the number of groups G (G <= n - KEY_CACHE)
+KEY_REP = 0  # D[0, g]: the first agent of group g; D[0, n - 1]: the number of groups G
+KEY_TABLE = 1  # D[1:5]: open-addressing hash table of the groups (group + 1; 0 = empty)
+KEY_LOW = 5  # D[5, g]: the current agent's distance to the agents of group g below it
+KEY_UP = 6  # D[6, g]: ... and to those above it
+KEY_CACHE = 7  # D[7 + g, h]: distance of a row of group g (lower index) to one of group h; NaN = not yet
 # fewer agents than this: the matrix (n^2 / 2 distances are cheap, and D is too small for the layout)
 PRUNED_MIN_N = 16
 
 # ``nsupp[0]`` after :func:`knn_round_prepare` (>= 0: the rows' sparse forms, as usual)
 ROUND_DENSE = -1  # distances of this round are the dense sum
-ROUND_MATRIX = -2  # this round filled the whole matrix D (too many distinct rows for the cache)
-
-# a candidate is skipped only when its lower bound exceeds the heap's top by
-# this relative margin plus PRUNE_ATOL: far above the rounding of the bound
-# (~1e-16, the weights are in [0, 1]) and of a computed distance (~K * 1e-16
-# relative), so a skipped candidate's computed distance is certainly above the
-# top, and above the random-ties window dk * (1 + TIE_RTOL) as well
-PRUNE_RTOL = 1e-9
-PRUNE_ATOL = 1e-12
+ROUND_MATRIX = -2  # this round filled the whole matrix D (too many distinct rows)
 
 
 @kernel(inline="always")
@@ -377,29 +365,38 @@ def _same_row(W, a, b, supp, nsupp, floor):
     return True
 
 
+@kernel(inline="always")
+def few_groups(G, n):
+    """True when a round with G distinct rows among n agents is cheaper by groups than by the matrix.
+
+    By groups a round computes at most G^2 distances (both orders of each
+    pair) against the matrix's n^2 / 2, and the table must fit in ``D``.
+    """
+    return n >= PRUNED_MIN_N and 2 * G * G <= n * n and KEY_CACHE + G < n
+
+
 @kernel(_nrt=False)
 def knn_round_prepare(W, D, supp, nsupp, floor, gid):
-    """Per-round preparation of :func:`pick_k_nearest_pruned` for weights ``W`` (n, K); returns the groups.
+    """Per-round preparation of :func:`pick_k_nearest_grouped` for weights ``W`` (n, K); returns the groups.
 
-    Fills the sparse forms (:func:`weight_supports`), the lower-bound keys
-    and the groups of identical rows (``gid[a]``, representatives, an empty
-    distance cache) in ``D`` as laid out above. When more groups exist than
-    the cache holds (or n < ``PRUNED_MIN_N``), fills the whole matrix as
-    :func:`weight_distances_sparse` does instead and sets ``nsupp[0] =
-    ROUND_MATRIX``. Otherwise ``nsupp[0] = ROUND_DENSE`` when the rows are
+    Fills the sparse forms (:func:`weight_supports`), the groups of identical
+    rows (``gid[a]``, representatives, an empty distance cache) in ``D`` as
+    laid out above, and sets ``nsupp[0] = ROUND_DENSE`` when the rows are
     dense on average (early rounds; distances are then the dense sum, as in
-    :func:`weight_distances_sparse`).
+    :func:`weight_distances_sparse`). With too many groups
+    (:func:`few_groups`) it fills the whole matrix as
+    :func:`weight_distances_sparse` does instead and sets ``nsupp[0] =
+    ROUND_MATRIX``.
     """
     n, K = W.shape
     total = weight_supports(W, supp, nsupp, floor)
-    dense = 3 * total > n * K
     if n < PRUNED_MIN_N:
-        _matrix_round(W, D, supp, nsupp, floor, dense)
+        _matrix_round(W, D, supp, nsupp, floor)
         return n
     size = 1
     while size < 2 * n:
         size *= 2
-    for t in range(size):
+    for t in range(size):  # size < 4 n: rows KEY_TABLE .. KEY_TABLE + 3
         D[KEY_TABLE + t // n, t % n] = 0.0
     G = 0
     for a in range(n):
@@ -417,93 +414,34 @@ def knn_round_prepare(W, D, supp, nsupp, floor, gid):
                 gid[a] = g
                 break
             t = (t + 1) & (size - 1)
-    if KEY_CACHE + G > n:
-        _matrix_round(W, D, supp, nsupp, floor, dense)
+    if not few_groups(G, n):
+        _matrix_round(W, D, supp, nsupp, floor)
         return G
     D[KEY_REP, n - 1] = G
     for g in range(G):
         for h in range(G):
             D[KEY_CACHE + g, h] = np.nan
-    if dense:
+    if 3 * total > n * K:
         nsupp[0] = ROUND_DENSE
-    if 4 * G <= n:
-        return G  # pick_k_nearest_pruned reads whole groups' distances, not the keys
-    for a in range(n):
-        best = W[a, 0]
-        arg = 0
-        for c in range(1, K):
-            if W[a, c] > best:
-                best = W[a, c]
-                arg = c
-        second = 0.0
-        for c in range(K):
-            if c != arg and W[a, c] > second:
-                second = W[a, c]
-        D[KEY_MAX, a] = best
-        D[KEY_SECOND, a] = second
-        D[KEY_ARG, a] = arg
     return G
 
 
-@kernel(_nrt=False)
-def _matrix_round(W, D, supp, nsupp, floor, dense):
-    # exactly weight_distances_sparse, the sparse forms being computed already
-    n = W.shape[0]
-    if dense:
-        weight_distances(W, D)
-    else:
-        for a in range(n):
-            D[a, a] = 0.0
-            for b in range(a + 1, n):
-                v = sparse_distance(W, a, b, supp, nsupp, floor)
-                D[a, b] = v
-                D[b, a] = v
+@kernel(inline="always")
+def _matrix_round(W, D, supp, nsupp, floor):
+    # the whole matrix, as before (recomputing the sparse forms costs O(n K) next to the n^2 / 2
+    # distances, and keeps one compiled copy of the distance loops)
+    weight_distances_sparse(W, D, supp, nsupp, floor)
     nsupp[0] = ROUND_MATRIX
 
 
 @kernel(inline="always")
-def round_pair_distance(W, i, j, supp, nsupp, floor):
-    """The distance of rows i and j exactly as :func:`weight_distances_sparse` stores it in ``D[i, j]``.
-
-    After :func:`knn_round_prepare` (``nsupp[0] == ROUND_DENSE``: the dense sum).
-    """
-    a = i if i < j else j
-    b = j if i < j else i
-    if nsupp[0] < 0:
-        s = 0.0
-        for c in range(W.shape[1]):
-            diff = W[a, c] - W[b, c]
-            s += diff * diff
-        return math.sqrt(s)
-    return sparse_distance(W, a, b, supp, nsupp, floor)
-
-
-@kernel(inline="always")
-def _prune_threshold(top):
-    thr = top * (1.0 + PRUNE_RTOL) + PRUNE_ATOL
-    return thr * thr
-
-
-@kernel(inline="always")
-def _cached_distance(W, i, j, D, gid, supp, nsupp, floor):
-    # rows of one group are identical: distance exactly 0 (as the sum gives)
-    gi = gid[i]
-    gj = gid[j]
-    if gi == gj:
-        return 0.0
-    ga = gi if i < j else gj
-    gb = gj if i < j else gi
-    v = D[KEY_CACHE + ga, gb]
-    if v != v:
-        v = round_pair_distance(W, i, j, supp, nsupp, floor)
-        D[KEY_CACHE + ga, gb] = v
-    return v
-
-
-@kernel(inline="always")
 def _content_distance(W, a, b, supp, nsupp, floor):
-    # round_pair_distance with a in the lower-index place whatever the indices (the sum
-    # depends on the rows' contents and their order only)
+    """The distance of rows a and b as the round's matrix holds it for a below b, whatever the indices.
+
+    The sum depends on the rows' contents and on their order in the call
+    only: the dense sum after :func:`knn_round_prepare` set ``ROUND_DENSE``,
+    else :func:`sparse_distance`.
+    """
     if nsupp[0] < 0:
         s = 0.0
         for c in range(W.shape[1]):
@@ -513,161 +451,71 @@ def _content_distance(W, a, b, supp, nsupp, floor):
     return sparse_distance(W, a, b, supp, nsupp, floor)
 
 
-@kernel(_nrt=False)
-def _sift_top(heap, k, drow, item, d_item):
-    """Put ``item`` (distance ``d_item``) at the top of the max-heap heap[:k] and sift it down.
-
-    The same moves as :func:`_sift_down` from position 0, with the (distance,
-    index) comparisons written out: the pruned pass's inner loop.
-    """
-    pos = 0
-    while True:
-        child = 2 * pos + 1
-        if child >= k:
-            break
-        c = heap[child]
-        dc = drow[c]
-        if child + 1 < k:
-            c2 = heap[child + 1]
-            d2 = drow[c2]
-            if dc < d2 or (dc == d2 and c < c2):
-                child += 1
-                c = c2
-                dc = d2
-        if d_item < dc or (d_item == dc and item < c):
-            heap[pos] = c
-            pos = child
-        else:
-            break
-    heap[pos] = item
-
-
-@kernel(_nrt=False)
+@kernel(inline="always")
 def _group_rows(i, W, D, gid, supp, nsupp, floor, G):
     # D[KEY_LOW, g], D[KEY_UP, g]: agent i's distance to the rows of group g below and above it
     g_i = gid[i]
     for g in range(G):
         if g == g_i:
+            # identical rows: exactly 0, as the sum gives
             D[KEY_LOW, g] = 0.0
             D[KEY_UP, g] = 0.0
             continue
         rep = np.int64(D[KEY_REP, g])
-        v = D[KEY_CACHE + g_i, g]
-        if v != v:
-            v = _content_distance(W, i, rep, supp, nsupp, floor)
-            D[KEY_CACHE + g_i, g] = v
-        D[KEY_UP, g] = v
-        v = D[KEY_CACHE + g, g_i]
-        if v != v:
-            v = _content_distance(W, rep, i, supp, nsupp, floor)
-            D[KEY_CACHE + g, g_i] = v
-        D[KEY_LOW, g] = v
+        for below in range(2):
+            # below = 0: agents of g above i (i's row first in the sum), 1: below i
+            a = rep if below else i
+            b = i if below else rep
+            ga = gid[a]
+            gb = gid[b]
+            v = D[KEY_CACHE + ga, gb]
+            if v != v:
+                v = _content_distance(W, a, b, supp, nsupp, floor)
+                D[KEY_CACHE + ga, gb] = v
+            D[KEY_LOW if below else KEY_UP, g] = v
 
 
 @kernel(_nrt=False)
-def pick_k_nearest_pruned(state, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties, heap):
+def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties, heap):
     """Agent i's partner, uniform among its k nearest agents, without the distance matrix.
 
     The same result, bit for bit and draw for draw, as :func:`pick_k_nearest`
     over all other agents (in increasing order) with ``drow`` read from the
-    round's :func:`weight_distances_sparse` matrix; needs ``k < n - 1``,
+    round's :func:`weight_distances_sparse` matrix. Needs ``k < n - 1``,
     ``k <= HEAP_MAX_K`` and :func:`knn_round_prepare` of this round's ``W``
     (not ``ROUND_MATRIX``).
-
-    A candidate j is skipped when a lower bound of its distance exceeds the
-    heap's top: with ``a = max_c W[i, c]`` at component ``ci`` and ``s_i``
-    the largest other weight of row i (``b``, ``cj``, ``s_j`` for row j), if
-    ``cj == ci`` the distance is at least ``|a - b|``; otherwise
-    ``W[j, ci] <= s_j`` and ``W[i, cj] <= s_i``, so the components ci and cj
-    alone give at least ``sqrt((a - s_j)^2 + (b - s_i)^2)`` (negative parts
-    dropped). After a few rounds the weights are nearly one-hot and these
-    bounds separate agents of different dominant components.
     """
     n = W.shape[0]
     q = randint(state, k)
     G = np.int64(D[KEY_REP, n - 1])
-    if 4 * G <= n:
-        # few groups: agent i's distance to each group first (two rows), then one lookup per candidate
-        _group_rows(i, W, D, gid, supp, nsupp, floor, G)
-        j = 0
-        s = 0
-        while s < k:
-            if j != i:
-                heap[s] = j
-                drow[j] = D[KEY_LOW if j < i else KEY_UP, gid[j]]
-                s += 1
-            j += 1
-        for pos in range(k // 2 - 1, -1, -1):
-            _sift_down(heap, k, drow, pos)
-        top = drow[heap[0]]
-        for jj in range(j, n):
-            if top == 0.0 and not random_ties:
-                break
-            if jj == i:
-                continue
-            v = D[KEY_LOW if jj < i else KEY_UP, gid[jj]]
-            if v < top:
-                drow[jj] = v
-                _sift_top(heap, k, drow, jj, v)
-                top = drow[heap[0]]
-            elif random_ties:
-                drow[jj] = v
-        if not random_ties:
-            return heap[q]
-        return _random_tie_pick(state, i, n, drow, k, q, heap)
+    _group_rows(i, W, D, gid, supp, nsupp, floor, G)
     j = 0
     s = 0
     while s < k:
         if j != i:
             heap[s] = j
-            drow[j] = _cached_distance(W, i, j, D, gid, supp, nsupp, floor)
+            drow[j] = D[KEY_LOW if j < i else KEY_UP, gid[j]]
             s += 1
         j += 1
     for pos in range(k // 2 - 1, -1, -1):
         _sift_down(heap, k, drow, pos)
-    a_i = D[KEY_MAX, i]
-    s_i = D[KEY_SECOND, i]
-    c_i = D[KEY_ARG, i]
-    g_i = gid[i]
     top = drow[heap[0]]
-    thr2 = _prune_threshold(top)
     for jj in range(j, n):
-        if jj == i:
-            continue
         if top == 0.0 and not random_ties:
             break
-        if gid[jj] == g_i:
-            v = 0.0
-        else:
-            b = D[KEY_MAX, jj]
-            if D[KEY_ARG, jj] == c_i:
-                x = a_i - b
-                lb2 = x * x
-            else:
-                x = a_i - D[KEY_SECOND, jj]
-                y = b - s_i
-                x = x if x > 0.0 else 0.0
-                y = y if y > 0.0 else 0.0
-                lb2 = x * x + y * y
-            if lb2 > thr2:
-                drow[jj] = np.inf
-                continue
-            v = _cached_distance(W, i, jj, D, gid, supp, nsupp, floor)
-        drow[jj] = v
+        if jj == i:
+            continue
+        v = D[KEY_LOW if jj < i else KEY_UP, gid[jj]]
         if v < top:
+            drow[jj] = v
             heap[0] = jj
             _sift_down(heap, k, drow, 0)
             top = drow[heap[0]]
-            thr2 = _prune_threshold(top)
+        elif random_ties:
+            drow[jj] = v
     if not random_ties:
         return heap[q]
-    return _random_tie_pick(state, i, n, drow, k, q, heap)
-
-
-@kernel(_nrt=False)
-def _random_tie_pick(state, i, n, drow, k, q, heap):
-    # random ties (as pick_k_nearest), heap[:k] holding the k nearest: every other agent
-    # has its distance in drow, or +inf when it was skipped (beyond the tie window)
+    # random ties (as pick_k_nearest): every other agent has its distance in drow
     dk = drow[heap[0]]
     lo = dk * (1.0 - TIE_RTOL)
     hi = dk * (1.0 + TIE_RTOL)

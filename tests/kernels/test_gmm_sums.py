@@ -71,9 +71,11 @@ def _em_reference(w, dens, blo, bhi, slot, dens_new, lo_new, hi_new, eps):
     return np.array([v * inv_total for v in out])
 
 
+@pytest.mark.parametrize("step", ["em_weights", "em_weights_wide"])
 @pytest.mark.parametrize("K", [60, 96, 300])
-def test_em_weights_many_components_bit_for_bit(K):
-    # K >= EM_HULL_MIN_K takes the hull path; the result must equal the plain sequential step exactly
+def test_em_weights_many_components_bit_for_bit(K, step):
+    # both entry points (the wide one sums the clipped run outside the bands with add_repeated)
+    # must equal the plain sequential step exactly
     rs = np.random.default_rng(K)
     eps, r, sd = 1e-12, 5, 0.2
     mu = np.arange(K, dtype=float)
@@ -97,7 +99,7 @@ def test_em_weights_many_components_bit_for_bit(K):
                                                      dnew)
         slot = int(rs.integers(-1, r))
         OUT = np.full((1, K), np.nan)
-        gmm.em_weights(w[None], 0, dens[None], 0, blo[None], bhi[None], np.zeros((1, r)), slot, dnew, lo_n, hi_n,
+        getattr(gmm, step)(w[None], 0, dens[None], 0, blo[None], bhi[None], np.zeros((1, r)), slot, dnew, lo_n, hi_n,
                        0.0, eps, OUT, 0)
         want = _em_reference(w, dens, blo, bhi, slot, dnew, lo_n, hi_n, eps)
         np.testing.assert_array_equal(OUT[0], want)

@@ -130,11 +130,11 @@ def test_sparse_distances_keep_the_default_start_ties():
     np.testing.assert_array_equal(D, dense)
 
 
-# --- synchronous kNN rounds without the matrix (pick_k_nearest_pruned) -------
+# --- synchronous kNN rounds without the matrix (pick_k_nearest_grouped) ------
 
 
 def _population(kind, seed, n=60, K=30, eps=1e-12):
-    """Weight rows of the shapes the pruned pass must handle, clipped and normalised by the kernels' routine."""
+    """Weight rows of the shapes the grouped pass must handle, clipped and normalised by the kernels' routine."""
     from gmmproxy._kernels import gmm
 
     rs = np.random.default_rng(seed)
@@ -144,7 +144,7 @@ def _population(kind, seed, n=60, K=30, eps=1e-12):
     elif kind == "one-hot start":  # the default start: rows that are permutations, every distance tied
         W0 = np.full((n, K), eps / K)
         W0[np.arange(n), np.arange(n) % K] = 1 - eps
-    elif kind == "many groups":  # n/4 < groups < n - 10: lazy distances with the lower-bound pruning
+    elif kind == "many groups":  # groups up to n / sqrt(2): most distances computed, in both orders
         base = _clipped_rows(rs, n // 2, K, eps, 2)
         W0 = base[rs.integers(0, n // 2, n)]
     elif kind == "dense":  # wide supports: the round's distances are the dense sum
@@ -165,9 +165,9 @@ def _scratch(n, K):
 
 @pytest.mark.parametrize("kind", ["few groups", "one-hot start", "many groups", "dense", "last bits"])
 @pytest.mark.parametrize("random_ties", [False, True])
-def test_pruned_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
+def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     # reference: the round's full distance matrix and pick_k_nearest over every other agent, as the
-    # engine did before; the pruned pass must return the same agent and leave the generator in the
+    # engine did before; the grouped pass must return the same agent and leave the generator in the
     # same state, for every agent and k (the partner, not only its distribution, is unchanged)
     W = _population(kind, 3)
     n, K = W.shape
@@ -177,7 +177,7 @@ def test_pruned_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     G = neighbors.knn_round_prepare(W, D, supp, nsupp, floor, gid)
     assert nsupp[0] != neighbors.ROUND_MATRIX
     assert (nsupp[0] == neighbors.ROUND_DENSE) == (kind == "dense")
-    assert (4 * G <= n) == (kind in ("few groups", "dense", "last bits"))
+    assert 2 * G * G <= n * n
     heap = np.zeros(n, np.int64)
     drow = np.zeros(n)
     for k in (1, 2, 7, 10, 40):
@@ -186,7 +186,7 @@ def test_pruned_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
         for i in range(n):
             cand = np.array([j for j in range(n) if j != i], np.int64)
             want = neighbors.pick_k_nearest(st_ref, cand, n - 1, Dm[i].copy(), k, random_ties, heap)
-            got = neighbors.pick_k_nearest_pruned(st_new, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties,
+            got = neighbors.pick_k_nearest_grouped(st_new, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties,
                                                   heap)
             assert got == want, (kind, k, i)
             assert np.array_equal(st_ref, st_new)
@@ -203,11 +203,8 @@ def test_round_groups_are_the_distinct_rows():
     for a in range(n):
         for b in range(n):
             assert (gid[a] == gid[b]) == (inverse[a] == inverse[b])
-    # the lower-bound keys: largest weight, largest of the others, its index (first on ties)
-    np.testing.assert_array_equal(D[neighbors.KEY_MAX, :n], W.max(axis=1))
-    np.testing.assert_array_equal(D[neighbors.KEY_ARG, :n], W.argmax(axis=1))
-    second = np.array([np.delete(W[a], W[a].argmax()).max() for a in range(n)])
-    np.testing.assert_array_equal(D[neighbors.KEY_SECOND, :n], second)
+    for g in range(G):  # the representative is the group's first agent
+        assert D[neighbors.KEY_REP, g] == np.flatnonzero(gid == g)[0]
 
 
 @pytest.mark.parametrize("n", [12, 40])
