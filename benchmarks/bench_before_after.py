@@ -63,10 +63,11 @@ print(json.dumps(out))
 """
 
 
-def _measure(root: str, scale: float, env: dict) -> dict:
-    code = _CODE.format(root=root, cases=CASES, scale=scale)
-    res = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=root)
+def _measure(root: str, scale: float, env: dict, cases: dict) -> dict:
+    code = _CODE.format(root=root, cases=cases, scale=scale)
+    res = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, cwd=root)
+    if res.returncode != 0:
+        raise SystemExit(f"measuring the engine in {root} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -77,7 +78,12 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a third of the steps")
     ap.add_argument("--scale", type=float, default=None,
                     help="multiply every run's steps by this (e.g. 5: longer runs, less noise per update)")
+    ap.add_argument("--only", default=None,
+                    help="measure only the configurations whose name contains this text (e.g. 'k = 10')")
     args = ap.parse_args(argv)
+    cases = {k: v for k, v in CASES.items() if args.only is None or args.only in k}
+    if not cases:
+        ap.error(f"--only {args.only!r} matches no configuration; names: {list(CASES)}")
     if args.scale is not None and not args.scale > 0:
         ap.error(f"--scale must be > 0; got {args.scale}")
     scale = args.scale if args.scale is not None else (1 / 3 if args.quick else 1.0)
@@ -90,7 +96,7 @@ def main(argv=None):
         best_new: dict = {}
         for _ in range(args.rounds):
             for root, env, best in ((tmp, env_old, best_old), (_REPO, dict(os.environ), best_new)):
-                for k, (upd, call) in _measure(root, scale, env).items():
+                for k, (upd, call) in _measure(root, scale, env, cases).items():
                     o = best.get(k, (float("inf"), float("inf")))
                     best[k] = (min(o[0], upd), min(o[1], call))
     head = subprocess.run(["git", "-C", _REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -101,7 +107,7 @@ def main(argv=None):
     print(f"| configuration | per update {args.ref} | per update {head} (this tree) | ratio | "
           f"per call {args.ref} | per call {head} |")
     print("|---|---|---|---|---|---|")
-    for name in CASES:
+    for name in cases:
         (uo, co), (un, cn) = best_old[name], best_new[name]
         print(f"| {name} | {uo:.3f} µs | {un:.3f} µs | {uo / un:.2f}x | {co:.2f} ms | {cn:.2f} ms |")
 

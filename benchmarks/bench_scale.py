@@ -16,8 +16,9 @@ cost per update is (time of T rounds - time of 0 rounds) / (T n): the set-up (in
 densities) is left out. Two partner rules: any allowed neighbour (k = n - 1) and the 5 nearest
 allowed neighbours in weight space (k = 5, distances to the ~10 neighbours only).
 
-``--plot`` adds the cost per update against n for the dense kNN path (k = 10, all n distances
-per agent), unrestricted partners and the sparse-graph path, and draws it.
+``--plot`` adds the cost per update against n for the dense kNN path (k = 10: a heap pass over
+the other agents, distances per pair of distinct weight rows), unrestricted partners and the
+sparse-graph path, and draws it.
 """
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def plot(cv: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    styles = {"kNN": ("k nearest in weight space (k = 10): all n distances", "o", "C0"),
+    styles = {"kNN": ("k nearest in weight space (k = 10)", "o", "C0"),
               "unrestricted": ("unrestricted partners (k = n - 1)", "s", "C1"),
               "sparse": ("sparse graph of mean degree 10 (scipy.sparse, CSR)", "^", "C2")}
     for key, (label, marker, color) in styles.items():

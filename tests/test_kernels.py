@@ -394,6 +394,9 @@ def _partner_draws(seed, i, n, p, k, drow, use_graph, allowed, N, random_ties=Fa
         graph[0, i] = allowed
     scr = state.new_scratch(n, 2, 1, True)
     scr.D[i] = drow
+    # a round that filled the distance matrix (synchronous kNN rounds with grouped rows read
+    # their group table instead: tests/kernels/test_neighbors.py)
+    scr.nsupp[0] = neighbors.ROUND_MATRIX
     rules = state.Rules(p, np.array([k]), False, False, random_ties, graph, np.zeros((1, 2), np.int64),
                         np.zeros((1, 1), np.int64), 0.0, False, np.zeros(2))
     kind = rounds.PARTNER_GRAPH if use_graph else rounds.PARTNER_KNN

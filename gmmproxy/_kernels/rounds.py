@@ -36,7 +36,14 @@ from gmmproxy._kernels.gmm import (
     scale_densities,
     underflow_log_scale,
 )
-from gmmproxy._kernels.neighbors import pick_k_nearest, weight_distances_sparse
+from gmmproxy._kernels.neighbors import (
+    HEAP_MAX_K,
+    ROUND_MATRIX,
+    knn_round_prepare,
+    pick_k_nearest,
+    pick_k_nearest_grouped,
+    weight_distances_sparse,
+)
 from gmmproxy._kernels.prefetch import prefetch_agent, prefetch_row
 from gmmproxy._kernels.rng import randint, uniform
 
@@ -141,6 +148,10 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     to itself.
     """
     n = W.shape[0]
+    if kind == PARTNER_KNN and from_matrix and k <= HEAP_MAX_K and scr.nsupp[0] != ROUND_MATRIX:
+        # synchronous kNN with a heap-sized k: no matrix, the round's groups (round_distances)
+        return pick_k_nearest_grouped(state, i, W, scr.D, scr.cand, scr.supp, scr.nsupp, scr.floor, scr.drow, k,
+                                     rules.random_ties, scr.heap)
     cand = scr.cand
     cnt = np.int64(0)  # not the literal 0: the helpers would compile twice (literal and int64)
     if kind == PARTNER_SPARSE:
@@ -181,12 +192,22 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
 def round_distances(W, scr, k, sequential, PARTNER):
     """The round's weight-distance matrix ``scr.D``, when the variant reads it (synchronous kNN, dense graphs).
 
+    Synchronous kNN rounds with ``k <= HEAP_MAX_K`` build no matrix (unless
+    most rows are distinct): ``scr.D`` then holds the groups of identical
+    rows and a cache of group distances (:func:`neighbors.knn_round_prepare`),
+    and each agent's heap pass looks its distances up by group.
+
     ``PARTNER`` is the variant's closure constant: the branch is pruned
     before typing in the variants that never need the matrix.
     """
     if PARTNER == PARTNER_KNN or PARTNER == PARTNER_GRAPH:
         if not sequential and (PARTNER == PARTNER_GRAPH or k < W.shape[0] - 1):
-            weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)
+            if PARTNER == PARTNER_KNN and k <= HEAP_MAX_K:
+                # distances per pair of distinct rows, not per pair of agents
+                # (neighbors.pick_k_nearest_grouped); grouping the rows costs O(n K)
+                knn_round_prepare(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand)
+            else:
+                weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)
 
 
 @kernel(inline="always")
