@@ -28,6 +28,7 @@ from gmmproxy._kernels.gmm import (
     clip_normalise,
     em_cov,
     em_weights,
+    em_weights_wide,
     farthest_index,
     log_density_1d,
     log_density_nd,
@@ -262,16 +263,20 @@ def reset_records(rec):
 _ALG1 = {}
 
 
-def alg1_kernel(DENSITY, PARTNER):
+def alg1_kernel(DENSITY, PARTNER, WIDE=False):
     """The block function of Algorithm 1 (weights only) for one variant; built once per process.
 
     ``run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr)``
     runs replicates ``lo .. hi-1`` for ``steps`` rounds each; ``pop`` and
     ``nxt`` are the (reused) population buffers, ``scr`` the scratch.
+    ``WIDE``: many components (K >= ``gmm.EM_HULL_MIN_K``); the EM step is
+    then ``gmm.em_weights_wide`` (the same numbers, fewer operations at large
+    K), a separate variant so that the default kernel does not compile it.
     """
-    key = (DENSITY, PARTNER)
+    key = (DENSITY, PARTNER, bool(WIDE))
     if key in _ALG1:
         return _ALG1[key]
+    em_step = em_weights_wide if WIDE else em_weights
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr):
@@ -351,8 +356,8 @@ def alg1_kernel(DENSITY, PARTNER):
                         else:
                             ly, hy, by = densities_nd(pt, mix, scr, dens)
                         slot_i = cur.ptr[who] if fifo else farthest_index(cur.R, who, pt)
-                        em_weights(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly, hy, by,
-                                   mix.eps, scr.WB, phase)
+                        em_step(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly, hy, by,
+                                mix.eps, scr.WB, phase)
                         src = scr.WB
                         src_row = ROW0
                         who = i

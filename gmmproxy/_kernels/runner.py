@@ -24,6 +24,7 @@ import numpy as np
 
 from gmmproxy._graphs import SparseGraph, graph_mean_degree
 from gmmproxy._kernels import rounds
+from gmmproxy._kernels.gmm import EM_HULL_MIN_K
 from gmmproxy._kernels.state import (
     Mixture,
     Records,
@@ -216,7 +217,8 @@ def csr_of(graph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def describe(cfg, variant=None) -> str:
     dens, partner = variant_of(cfg) if variant is None else variant
     alg = "Algorithm-2" if cfg.update_covariances else "Algorithm-1"
-    return f"{alg} {rounds.DENSITY_NAMES[dens]} {rounds.PARTNER_NAMES[partner]}"
+    wide = ", many components" if not cfg.update_covariances and wide_em(cfg) else ""
+    return f"{alg} {rounds.DENSITY_NAMES[dens]} {rounds.PARTNER_NAMES[partner]}{wide}"
 
 
 def mixture(cfg, dens=None) -> tuple[Mixture, np.ndarray]:
@@ -315,9 +317,16 @@ def _block_args(cfg, states, lo, hi, start, mix, rules, steps, mode, out, knn):
     return (states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr)
 
 
+def wide_em(cfg) -> bool:
+    """Whether Algorithm 1 takes its EM step for many components (``gmm.em_weights_wide``, same numbers)."""
+    return cfg.n_components >= EM_HULL_MIN_K
+
+
 def kernel_for(cfg):
+    """The block function of ``rounds`` that runs a configuration."""
     dens, partner = variant_of(cfg)
-    return rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
+    return rounds.alg2_kernel(partner) if cfg.update_covariances else \
+        rounds.alg1_kernel(dens, partner, wide_em(cfg))
 
 
 #: What the kernels take from a configuration, whatever the run: the variant
@@ -329,7 +338,7 @@ KernelInputs = namedtuple("KernelInputs", "variant fn what mix rules start knn")
 
 def _kernel_inputs(cfg) -> KernelInputs:
     dens, partner = variant_of(cfg)
-    fn = rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
+    fn = kernel_for(cfg)
     mix, half_logdet = mixture(cfg, dens)
     rules = rules_of(cfg, half_logdet, partner)
     return KernelInputs((dens, partner), fn, describe(cfg, (dens, partner)), mix, rules, start_of(cfg),
