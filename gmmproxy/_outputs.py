@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -80,6 +81,32 @@ def _sigint_held():
         raise KeyboardInterrupt
 
 
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; hold other writers off meanwhile
+        old = os.umask(0o022)
+        os.umask(old)
+    return old
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _mode_for(p: Path) -> int:
+    """Permission bits for a new output file at ``p``: those of the file it replaces, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        return 0o666 & ~_current_umask()
+
+
 def atomic_write(path, write) -> Path:
     """Write a file atomically: ``write(fileobj)`` fills a temporary file, renamed over ``path``.
 
@@ -101,6 +128,10 @@ def atomic_write(path, write) -> Path:
     p = Path(os.fspath(path))
     fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".part")
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would (or keep the
+        # mode of the file it replaces), so results in a shared folder stay readable by the group
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, _mode_for(p))
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             with _sigint_held():

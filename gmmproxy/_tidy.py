@@ -68,8 +68,19 @@ def ensemble_xarray(ens):
     if ens.weights is not None:
         data["weights"] = (("replicate", "t", "agent", "component"), np.asarray(ens.weights))
         coords["component"] = np.arange(np.asarray(ens.weights).shape[-1])
+    # a sparse graph's edge list would be megabytes of JSON in an attribute: it goes in as
+    # variables (the CSR arrays, as Ensemble.save stores them) and the provenance says so
+    from gmmproxy.trajectory import _graph_arrays
+
+    graph = _graph_arrays(ens.config)  # keys in the order indptr, indices, nnz
+    if graph:
+        indptr, flat, nnz = graph.values()
+        data["graph_indptr"] = (("graph_round", "graph_row_pointer"), indptr)
+        data["graph_indices"] = (("graph_edge",), flat)
+        data["graph_nnz"] = (("graph_round",), nnz)
     # attributes must be plain strings/numbers to survive netCDF/zarr: provenance as JSON text
-    return xr.Dataset(data, coords=coords, attrs={"provenance": json.dumps(ens.provenance())})
+    return xr.Dataset(data, coords=coords,
+                      attrs={"provenance": json.dumps(ens.provenance(graph_inline=not graph))})
 
 
 def runlog_frame(log):

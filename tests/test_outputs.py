@@ -1,6 +1,7 @@
 """Output files: checked before work, written atomically, no stale temporary files."""
 import os
 import signal
+import stat
 
 import numpy as np
 import pytest
@@ -102,3 +103,23 @@ def test_memory_estimate_counts_the_recorded_arrays():
     assert simulation_bytes(cfg, T, R, "weights", 4) == w - R * (T + 1) * 30 * 30 * 4
     # Python ints: no overflow at absurd sizes
     assert simulation_bytes(cfg, 10**12, 10**6, "metrics") > 10**18
+
+
+def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_a_replaced_files_mode(tmp_path):
+    # the temporary file behind atomic_write is private (0600); the output must not be, or a
+    # shared results folder becomes unreadable to the rest of a group
+    old = os.umask(0o027)
+    try:
+        new = atomic_write(tmp_path / "new.bin", lambda fh: fh.write(b"x"))
+        assert stat.S_IMODE(os.stat(new).st_mode) == 0o640
+        os.umask(0o002)
+        new2 = atomic_write(tmp_path / "new2.bin", lambda fh: fh.write(b"x"))
+        assert stat.S_IMODE(os.stat(new2).st_mode) == 0o664
+        kept = tmp_path / "kept.bin"
+        kept.write_bytes(b"old")
+        os.chmod(kept, 0o604)
+        atomic_write(kept, lambda fh: fh.write(b"new"))
+        assert stat.S_IMODE(os.stat(kept).st_mode) == 0o604
+        assert kept.read_bytes() == b"new"
+    finally:
+        os.umask(old)

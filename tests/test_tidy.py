@@ -92,3 +92,22 @@ def test_runlog_to_dataframe_unknown_mirror_flags_are_missing(tmp_path):
     df = read_log(path).to_dataframe()
     assert df.mirrored.isna().tolist() == [True, False] and bool(df.mirrored[1])
     assert df.partner.isna().all()
+
+
+def test_xarray_of_a_sparse_graph_run_keeps_the_graph_as_variables_not_json():
+    pytest.importorskip("xarray")
+    from scipy import sparse
+
+    from gmmproxy.trajectory import _config_of
+
+    g = sparse.random(60, 60, density=0.05, random_state=3, format="csr") > 0
+    cfg = gmmproxy.SimulationConfig(n_agents=60, n_components=4, graph=g)
+    ds = gmmproxy.simulate_many(cfg, steps=3, replicates=2, seed=1).to_xarray()
+    meta = json.loads(ds.attrs["provenance"])
+    assert meta["config"]["graph"]["stored"] == "arrays"
+    assert "indices" not in meta["config"]["graph"]
+    arrays = {f"__{k}__": ds[k].values for k in ("graph_indptr", "graph_indices", "graph_nnz")}
+    rebuilt = _config_of(meta, arrays)
+    assert rebuilt == cfg
+    np.testing.assert_array_equal(rebuilt.graph.to_dense(), cfg.graph.to_dense())
+    assert cfg.graph.to_dense().sum() > 100

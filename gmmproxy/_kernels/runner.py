@@ -16,6 +16,8 @@ import math
 import sys
 import threading
 import time
+import weakref
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -135,8 +137,42 @@ _ENTRIES: dict = {}
 SPARSE_GRAPH_MAX_DENSITY = 0.125
 
 
+def per_config(cfg, name: str, compute):
+    """``compute(cfg)``, computed once per configuration object and kept while the object lives.
+
+    A ``SimulationConfig`` is frozen and its arrays are read-only, so what the
+    kernels need from it never changes; caching it takes the set-up (variant
+    checks, Cholesky factors, the initial weights: about a third of a short
+    run's cost) off every call after the first. The cache is keyed by the
+    object's identity, removed when the object is collected, and never pickled
+    (a Dask worker or a forked process builds its own). What is cached is only
+    ever read by the kernels.
+    """
+    key = id(cfg)
+    entry = _PER_CONFIG.get(key)
+    if entry is None:
+        try:
+            # runs when cfg is collected, before its id can be reused
+            weakref.finalize(cfg, _PER_CONFIG.pop, key, None)
+        except TypeError:  # an object without weak references: nothing is cached
+            return compute(cfg)
+        entry = _PER_CONFIG.setdefault(key, {})
+    try:
+        return entry[name]
+    except KeyError:
+        value = entry[name] = compute(cfg)
+        return value
+
+
+_PER_CONFIG: dict[int, dict] = {}
+
+
 def partner_of(cfg) -> int:
     """The partner kind of ``rounds`` that a configuration needs (all, kNN, dense graph, sparse graph)."""
+    return per_config(cfg, "partner", _partner_of)
+
+
+def _partner_of(cfg) -> int:
     graph = getattr(cfg, "graph", None)
     if graph is not None:
         # chosen from the graph, never from the form it was given in (dense array or SparseGraph):
@@ -150,6 +186,10 @@ def partner_of(cfg) -> int:
 
 def variant_of(cfg) -> tuple[int, int]:
     """(density kind, partner kind) of ``rounds`` that a configuration needs."""
+    return per_config(cfg, "variant", _variant_of)
+
+
+def _variant_of(cfg) -> tuple[int, int]:
     K, d = cfg.n_components, cfg.dim
     partner = partner_of(cfg)
     if cfg.update_covariances or d > 1:
@@ -244,7 +284,7 @@ def start_of(cfg) -> Start:
 
 
 def silo_dtype(cfg):
-    return np.int16 if cfg.n_components <= np.iinfo(np.int16).max else np.int32
+    return np.int16 if cfg.n_components <= 32767 else np.int32  # 32767: the largest int16
 
 
 def allocate_outputs(cfg, steps, R, record, wdt) -> dict:
@@ -280,6 +320,22 @@ def kernel_for(cfg):
     return rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
 
 
+#: What the kernels take from a configuration, whatever the run: the variant
+#: (density kind, partner kind), its block function ``fn`` and description
+#: ``what``, the read-only ``Mixture``, ``Rules`` and ``Start``, and ``knn``
+#: (whether the round needs the n x n distance scratch).
+KernelInputs = namedtuple("KernelInputs", "variant fn what mix rules start knn")
+
+
+def _kernel_inputs(cfg) -> KernelInputs:
+    dens, partner = variant_of(cfg)
+    fn = rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
+    mix, half_logdet = mixture(cfg, dens)
+    rules = rules_of(cfg, half_logdet, partner)
+    return KernelInputs((dens, partner), fn, describe(cfg, (dens, partner)), mix, rules, start_of(cfg),
+                        partner in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH))
+
+
 def run_replicates(cfg, steps: int, states: np.ndarray, record: str, wdt, n_threads: int = 1):
     """Run ``states.shape[0]`` replicates; returns (outputs dict, seconds spent compiling or loading kernels).
 
@@ -287,12 +343,9 @@ def run_replicates(cfg, steps: int, states: np.ndarray, record: str, wdt, n_thre
     contiguous blocks of replicates run concurrently.
     """
     R = states.shape[0]
-    dens, partner = variant_of(cfg)
-    fn = rounds.alg2_kernel(partner) if cfg.update_covariances else rounds.alg1_kernel(dens, partner)
-    knn = partner in (rounds.PARTNER_KNN, rounds.PARTNER_GRAPH)
-    mix, half_logdet = mixture(cfg, dens)
-    rules = rules_of(cfg, half_logdet, partner)
-    start = start_of(cfg)
+    inputs = per_config(cfg, "kernel_inputs", _kernel_inputs)
+    dens, partner = inputs.variant
+    fn, mix, rules, start, knn = inputs.fn, inputs.mix, inputs.rules, inputs.start, inputs.knn
     mode = RECORD_CODES[record]
     out = allocate_outputs(cfg, steps, R, record, wdt)
     n_blocks = max(1, min(R, int(n_threads)))
@@ -300,7 +353,7 @@ def run_replicates(cfg, steps: int, states: np.ndarray, record: str, wdt, n_thre
     first = _block_args(cfg, states, bounds[0], bounds[1], start, mix, rules, steps, mode, out, knn)
     # everything else about the argument types is fixed by the variant
     key = (out["weights"].dtype.str, out["silos"].dtype.str)
-    entry, compile_s = compiled_entry(fn, first, describe(cfg, (dens, partner)), key)
+    entry, compile_s = compiled_entry(fn, first, inputs.what, key)
     if n_blocks == 1:
         entry(*first)
     else:

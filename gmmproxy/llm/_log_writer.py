@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from gmmproxy._outputs import atomic_write
 from gmmproxy._provenance import package_version
 
 from ._log_format import (
@@ -252,12 +253,7 @@ class LogWriter:
         # rewrite that single line atomically so the sidecar's row width is on record.
         self.meta["embedding_dim"] = int(d)
         self._fh.close()
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(_dumps(self.meta) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, lambda fh: fh.write((_dumps(self.meta) + "\n").encode("utf-8")))
         _fsync_dir(self.path)
         self._d = int(d)
         self._fh = open(self.path, "a", encoding="utf-8", newline="\n")

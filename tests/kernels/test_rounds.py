@@ -148,6 +148,7 @@ def test_sparse_graph_path_equals_dense_graph_path(update, monkeypatch):
     assert runner.variant_of(cfg)[1] == rounds.PARTNER_SPARSE
     sparse_run = simulate(cfg, steps=T, seed=3)
     monkeypatch.setattr(runner, "SPARSE_GRAPH_MAX_DENSITY", 0.0)
+    cfg = cfg.replace()  # the same values in a new object: the variant is cached per configuration object
     assert runner.variant_of(cfg)[1] == rounds.PARTNER_GRAPH
     dense_run = simulate(cfg, steps=T, seed=3)
     np.testing.assert_array_equal(sparse_run.weights, dense_run.weights)
