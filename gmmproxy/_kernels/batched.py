@@ -4,8 +4,9 @@ Every *job* (one replicate of one parameter set) carries its own mirroring
 probability ``p``, neighbourhood size ``k``, spread scale ``sigma``, RAG size
 ``r``, rounds per recorded step ``M``, activation probability ``a`` and
 ``eps``; the component means and the shape of the covariances are shared.
-Jobs run in parallel (one ``prange`` over jobs); each owns its xoshiro
-state, so results do not depend on the thread count or the job order.
+Jobs run in parallel (one loop per thread taking jobs from a shared queue,
+see :func:`run_jobs`); each owns its xoshiro state, so results do not
+depend on the thread count, the job order or which thread runs a job.
 
 The model is Algorithm 1 (synchronous rounds, farthest-point RAG
 replacement) with three documented extensions, all of which reduce to the
@@ -54,7 +55,9 @@ there carry over.
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
@@ -67,6 +70,8 @@ from gmmproxy._kernels.rng import uniform
 from gmmproxy._kernels.span_rows import (
     _copy_partner,
     _densities,
+    _excess_column,
+    _jitter_ramp,
     _row_features,
     _span_of_row,
     _sparse_argmax,
@@ -79,7 +84,7 @@ from gmmproxy._kernels.span_rows import (
 @kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights):
     """The rounds of one job on preallocated buffers (no allocation, no reference counting)."""
     n = W.shape[0]
@@ -97,7 +102,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 if uniform(state) < p:
                     j = i
                 else:
-                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, drow, best)
+                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow)
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
@@ -145,10 +150,13 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 hi = new_hi[i]
                 for c in range(lo, hi):
                     W[i, c] = Wn[i, c]
+                old_lo = span_lo[i]
+                old_hi = span_hi[i]
                 span_lo[i] = lo
                 span_hi[i] = hi
                 floor[i] = new_floor[i]
                 _row_features(W, i, span_lo, span_hi, floor, norm2, excess)
+                _excess_column(W, i, old_lo, old_hi, span_lo, span_hi, floor, ET)
         for i in range(n):
             out_silos[t + 1, i] = _sparse_argmax(W, i, span_lo[i], span_hi[i], floor[i])
             out_copied[t + 1, i] = copied[i]
@@ -221,9 +229,13 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     floor = np.zeros(n)
     norm2 = np.zeros(n)
     excess = np.zeros(n)
+    ET = np.zeros((K, n))  # excess table, component-major (see span_rows._jittered_distances)
+    ramp = np.empty(2 * n)
+    _jitter_ramp(n, ramp)
     for i in range(n):
         _span_of_row(W, i, span_lo, span_hi, floor)
         _row_features(W, i, span_lo, span_hi, floor, norm2, excess)
+        _excess_column(W, i, 0, 0, span_lo, span_hi, floor, ET)
         spare_row[i] = n * r + i
         for h in range(r):
             q = i * r + h
@@ -243,7 +255,6 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     new_hi = np.zeros(n, dtype=np.int64)
     new_floor = np.zeros(n)
     drow = np.zeros(n)
-    best = np.empty(n, dtype=np.int64)
     acc = np.zeros(K)
     x = np.empty(d)
     y = np.empty(d)
@@ -255,21 +266,52 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
         _write_dense(W, span_lo, span_hi, floor, out_weights, 0)
     _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, new_lo, new_hi, new_floor, drow, best, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights)
+
+
+@intrinsic
+def _next_ticket(typingctx, counter):
+    """Atomically increment ``counter[0]`` (int64) and return its previous value: a shared job queue."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64 and counter.ndim == 1):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", ptr, context.get_constant(types.int64, 1), "monotonic")
+
+    return types.int64(counter), codegen
 
 
 @kernel(parallel=True)
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
-             answer_current, steps, out_silos, out_copied, out_weights):
+             answer_current, steps, out_silos, out_copied, out_weights, order, workers):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.
 
     ``p, sigma_scale, activation, eps`` are float64 (J,); ``k, r,
     rounds_per_step`` int64 (J,); ``answer_current`` bool (J,);
     ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n);
     ``out_weights`` float64 (J, steps + 1, n, K), or (J, 0, n, K) to record no weights.
+
+    ``workers`` loops (one ``prange`` iteration each, so one per thread
+    under Numba's static schedule) take jobs from one shared queue in the
+    order ``order`` (a permutation of the jobs, the most costly first) until
+    it is empty: a thread that finishes early -- cheaper jobs, or a core not
+    shared with another process -- takes more. Numba's own split gives each
+    thread a fixed contiguous block of jobs, and the jobs of one condition
+    are adjacent while conditions differ in cost by up to 2x. Which thread
+    runs a job does not change its result.
     """
-    for b in prange(states.shape[0]):
-        run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
-                activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
-                out_weights[b])
+    J = order.shape[0]
+    counter = np.zeros(1, dtype=np.int64)
+    for _u in prange(workers):
+        while True:
+            q = _next_ticket(counter)
+            if q >= J:
+                break
+            b = order[q]
+            run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
+                    activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
+                    out_weights[b])

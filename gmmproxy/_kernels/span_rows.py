@@ -79,7 +79,31 @@ def _row_features(W, i, span_lo, span_hi, floor, norm2, excess):
 
 
 @kernel(inline="always")
-def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, out):
+def _excess_column(W, i, old_lo, old_hi, span_lo, span_hi, floor, ET):
+    """Column i of the excess table: ``ET[c, i] = W[i, c] - floor[i]`` on i's span, exactly 0 elsewhere.
+
+    ``[old_lo, old_hi)`` is the span the column held before (cleared first).
+    The table is stored component-major (K, n) so that the distance row of
+    one agent to all others is a loop over agents with unit stride (see
+    :func:`_jittered_distances`).
+    """
+    for c in range(old_lo, old_hi):
+        ET[c, i] = 0.0
+    f = floor[i]
+    for c in range(span_lo[i], span_hi[i]):
+        ET[c, i] = W[i, c] - f
+
+
+@kernel(inline="always")
+def _jitter_ramp(n, out):
+    """out[t] = ``TIE_JITTER / n * (t mod n)`` for t < 2n: the tie jitter of every rotation, precomputed."""
+    scale = TIE_JITTER / n
+    for t in range(2 * n):
+        out[t] = scale * (t % n)
+
+
+@kernel(inline="always")
+def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, out):
     """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
 
     The distance of the sparse rows is ``|w_i|^2 + |w_b|^2 - 2 <w_i, w_b>``
@@ -88,6 +112,13 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, ou
     sum_{overlap} (w_ic - f_i)(w_bc - f_b)``. Its rounding error (about
     1e-16) is far below the tie jitter ``TIE_JITTER * ((b - offset) mod n) / n``,
     which orders distances closer than that at random (``offset`` uniform).
+
+    The overlap sum runs over i's span for every b at once, reading the
+    excess table ``ET`` (:func:`_excess_column`), which is exactly 0 outside
+    b's span: the added terms there are exact zeros, so every distance is the
+    same float as the per-pair sum over the overlap, but the loops have the
+    same trip count for every b and vectorise over b. The jitter of b is
+    ``ramp[b - offset + n]`` (:func:`_jitter_ramp`), a contiguous slice.
     """
     n, K = W.shape
     la = span_lo[i]
@@ -95,18 +126,16 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, ou
     fa = floor[i]
     na = norm2[i]
     ea = excess[i]
-    scale = TIE_JITTER / n
     for b in range(n):
         fb = floor[b]
-        dot = K * fa * fb + ea * fb + excess[b] * fa
-        lo = max(la, span_lo[b])
-        hi = min(ha, span_hi[b])
-        for c in range(lo, hi):
-            dot += (W[i, c] - fa) * (W[b, c] - fb)
-        rot = b - offset
-        if rot < 0:
-            rot += n
-        out[b] = na + norm2[b] - 2.0 * dot + scale * rot
+        out[b] = K * fa * fb + ea * fb + excess[b] * fa
+    for c in range(la, ha):
+        e = W[i, c] - fa
+        for b in range(n):
+            out[b] += e * ET[c, b]
+    shift = n - offset
+    for b in range(n):
+        out[b] = na + norm2[b] - 2.0 * out[b] + ramp[b + shift]
     out[i] = np.inf
 
 
@@ -121,7 +150,44 @@ def _rank(drow, b):
 
 
 @kernel(inline="always")
-def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, drow, best):
+def _first_argmin(v):
+    """Index of the smallest entry of v, the first one on ties.
+
+    The minimum is found with four independent running minima (branch-free
+    selects, no loop-carried chain through one register), then its first
+    position by a scan.
+    """
+    n = v.shape[0]
+    m0 = np.inf
+    m1 = np.inf
+    m2 = np.inf
+    m3 = np.inf
+    b = 0
+    while b + 4 <= n:
+        x0 = v[b]
+        x1 = v[b + 1]
+        x2 = v[b + 2]
+        x3 = v[b + 3]
+        m0 = x0 if x0 < m0 else m0
+        m1 = x1 if x1 < m1 else m1
+        m2 = x2 if x2 < m2 else m2
+        m3 = x3 if x3 < m3 else m3
+        b += 4
+    while b < n:
+        x0 = v[b]
+        m0 = x0 if x0 < m0 else m0
+        b += 1
+    m0 = m1 if m1 < m0 else m0
+    m2 = m3 if m3 < m2 else m2
+    m0 = m2 if m2 < m0 else m0
+    for b in range(n):
+        if v[b] == m0:
+            return b
+    return 0
+
+
+@kernel(inline="always")
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
     Distances come from :func:`_jittered_distances` (ties broken by a
@@ -129,14 +195,19 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, dro
     set. For ``4 k >= n - 1`` a candidate is drawn uniformly from the other
     n - 1 agents and accepted when fewer than k are nearer (rejection
     sampling: exactly uniform on the k nearest, at least one in four
-    accepted); for smaller k the k nearest are kept in a sorted buffer
-    ``best`` and one of them is drawn.
+    accepted); for smaller k a position u is drawn uniformly in 0..k-1 and
+    the agent at position u of the distance order (ties to the smaller
+    index) is found by taking the nearest u + 1 times, each time removing it
+    from ``drow`` (a scratch row, rebuilt at every call). That is the agent a
+    sorted buffer of the k nearest holds at position u, and u is the same
+    draw (no other draw comes between), so the random stream is that of the
+    buffer.
     """
     if k >= n - 1:
         j = randint(state, n - 1)
         return j + 1 if j >= i else j
     offset = randint(state, n)
-    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, offset, drow)
+    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, drow)
     if 4 * k >= n - 1:
         while True:
             j = randint(state, n - 1)
@@ -144,24 +215,10 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, dro
                 j += 1
             if _rank(drow, j) < k:
                 return j
-    filled = 0
-    for b in range(n):
-        if b == i:
-            continue
-        v = drow[b]
-        if filled < k:
-            pos = filled
-            filled += 1
-        elif v < drow[best[k - 1]]:
-            pos = k - 1
-        else:
-            continue
-        # insertion into the sorted buffer best[:filled]
-        while pos > 0 and drow[best[pos - 1]] > v:
-            best[pos] = best[pos - 1]
-            pos -= 1
-        best[pos] = b
-    return best[randint(state, k)]
+    u = randint(state, k)
+    for _ in range(u):
+        drow[_first_argmin(drow)] = np.inf
+    return _first_argmin(drow)
 
 
 @kernel(inline="always")
