@@ -8,10 +8,12 @@ Prints a markdown table. Measured on the machine it runs on:
 
 * first-use times of the command line in a fresh interpreter with an *empty*
   Numba cache (a temporary ``NUMBA_CACHE_DIR``): ``gmmproxy simulate``,
-  ``gmmproxy simulate --replicates 100``, ``gmmproxy theory montecarlo``
-  (default options), and a further code path (``--update-covariances``)
-  once the default kernels are cached; wall time and the CPU time of the
-  child process (the CPU time is what to compare on a shared machine);
+  ``gmmproxy simulate --replicates 100``, ``gmmproxy theory montecarlo
+  --replicates 1000``, and the further code paths (``--update-covariances``,
+  ``--neighbors 10``, a sparse ``--graph``) once the default kernels are
+  cached; the CPU time of the child process (what to compare on a shared
+  machine), measured by ``bench_first_use.py`` (which also compares with an
+  earlier commit, alternately: ``--ref``);
 * warm per-update cost, single thread, of the Numba engine for the
   configurations of the issue table (Figure 2, kNN at n = 30 and 1000,
   unrestricted n = 1000, K = 300, Algorithm 2 at the Figure-10 set-up),
@@ -27,8 +29,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,42 +36,13 @@ import time
 import numpy as np
 
 
-def _child_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def _run_cli(args, env) -> tuple[float, float]:
-    """(wall s, CPU s) of one ``gmmproxy`` command in a fresh interpreter."""
-    c0 = _child_cpu()
-    t0 = time.perf_counter()
-    exe = os.path.join(os.path.dirname(sys.executable), "gmmproxy")  # the installed console script
-    subprocess.run([exe, *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0, _child_cpu() - c0
-
-
 def first_use_rows(quick: bool) -> list[tuple[str, str]]:
-    rows = []
+    """First-use rows, measured by ``bench_first_use.py`` (the one owner of that measurement) on this tree."""
+    import bench_first_use
+
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = lambda name: dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, name))  # noqa: E731
-        wall, cpu = _run_cli(["simulate"], fresh("a"))
-        rows.append(("first `gmmproxy simulate`, empty Numba cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-        wall, cpu = _run_cli(["simulate", "--replicates", "100", "--no-progress"], fresh("b"))
-        rows.append(("first `gmmproxy simulate --replicates 100`, empty cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-        mc = ["theory", "montecarlo"] + (["--replicates", "1000"] if quick else [])
-        wall, cpu = _run_cli(mc, fresh("c"))
-        rows.append((f"first `gmmproxy {' '.join(mc)}`, empty cache", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-        # cache "a" holds the default kernels: a further code path compiles only itself
-        wall, cpu = _run_cli(["simulate", "--update-covariances", "--steps", "20"], fresh("a"))
-        rows.append(("further code path first used (`--update-covariances`, default kernels cached)",
-                     f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-        wall, cpu = _run_cli(["simulate", "--neighbors", "10"], fresh("a"))
-        rows.append(("further code path first used (`--neighbors 10`, default kernels cached)",
-                     f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-        wall, cpu = _run_cli(["simulate"], fresh("a"))
-        rows.append(("`gmmproxy simulate` with the kernels cached", f"{wall:.1f} s wall, {cpu:.1f} s CPU"))
-    return rows
+        cpu = bench_first_use.measure_tree(bench_first_use._REPO, list(bench_first_use.ROWS), tmp)
+    return [(bench_first_use.ROWS[key][0], f"{secs:.1f} s CPU") for key, secs in cpu.items()]
 
 
 def per_update_numba(cfg, steps: int, repeats: int) -> float:

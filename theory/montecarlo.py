@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from gmmproxy._seeding import as_seed_sequence, seed_record
 from gmmproxy.chain import ChainConfig, _package_version, simulate_chain_many
@@ -59,7 +59,9 @@ def wilson_interval(successes, trials, confidence=0.95):
     (float, float)
     """
     k, n = _check_counts(successes, trials)
-    z = stats.norm.ppf(0.5 + _check_confidence(confidence) / 2)
+    # the standard normal quantile (scipy.special.ndtri: the same function as stats.norm.ppf, without
+    # importing scipy.stats, which costs about a second at the start of `gmmproxy theory montecarlo`)
+    z = float(special.ndtri(0.5 + _check_confidence(confidence) / 2))
     p = k / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
@@ -72,6 +74,8 @@ def wilson_interval(successes, trials, confidence=0.95):
 
 def clopper_pearson_interval(successes, trials, confidence=0.95):
     """Exact (Clopper-Pearson) interval for a binomial proportion."""
+    from scipy import stats  # imported here: see wilson_interval
+
     k, n = _check_counts(successes, trials)
     a = 1 - _check_confidence(confidence)
     lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))

@@ -9,6 +9,7 @@ the logarithm of the minority weight ``log(delta)`` are both representable to
 full relative precision, so the threshold tests of the theory stay exact.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from gmmproxy._kernels.rng import categorical, randint, standard_normal, uniform
 _LN_HALF = -0.6931471805599453
 
 
-@kernel()
+@kernel(inline="always")
 def log_mean_exp(vals, n):
     """``log((1/n) sum_h exp(vals[h]))`` accurate both near 0 and in the tails.
 
@@ -44,7 +45,7 @@ def log_mean_exp(vals, n):
     return math.log1p(s / n)
 
 
-@kernel()
+@kernel(inline="always")
 def log_normalise(logw, out):
     """Write ``logw - logsumexp(logw)`` into ``out`` (both length K).
 
@@ -70,7 +71,7 @@ def log_normalise(logw, out):
             out[c] = (logw[c] - big) - l1
 
 
-@kernel()
+@kernel(inline="always")
 def point_loglik(x, means, inv_two_var, log_sig_d, out):
     """Log-density of point ``x`` (d,) under each component, up to a shared constant."""
     k_len = means.shape[0]
@@ -83,7 +84,7 @@ def point_loglik(x, means, inv_two_var, log_sig_d, out):
         out[c] = -q * inv_two_var[c] - log_sig_d[c]
 
 
-@kernel()
+@kernel(_nrt=False)
 def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """One EM weight step in log space.
 
@@ -129,7 +130,7 @@ def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
         log_normalise(s_buf, out)
 
 
-@kernel()
+@kernel(inline="always")
 def _agent_ok(logw_row, rag_row, r, log_delta):
     """Agent part of E_l: weight beyond the threshold and RAG inside that pole's window."""
     if logw_row[1] <= log_delta:  # w_+ >= 1 - delta  <=>  w_- <= delta
@@ -147,16 +148,14 @@ def _agent_ok(logw_row, rag_row, r, log_delta):
     return False
 
 
-@kernel()
+@kernel(_nrt=False)
 def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
-    """Sender for agent ``i``: uniform over all m agents (k == 0) or over the k nearest others.
+    """Sender for agent ``i``: uniform over its k >= 1 nearest others.
 
     Nearest by squared distance of the weight rows, ties to the lower index;
     the k-nearest set comes from the same selector as the simulator's
     (``neighbors.k_nearest_heap``).
     """
-    if k == 0:
-        return randint(state, m)
     k_len = wexp.shape[1]
     cnt = np.int64(0)
     for j in range(m):
@@ -173,179 +172,214 @@ def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
     return heap[pick]
 
 
-# Whole-array copies as explicit loops, not ``dst[...] = src``: Numba's
-# array assignment compiles a shape-mismatch error message (string
-# formatting and joins), which took a third of this module's first-use
-# compile time. Callers pass arrays of equal shape (``gmmproxy.chain``
-# validates the inputs).
-@kernel()
-def _copy2(src, dst):
-    for a in range(src.shape[0]):
-        for b in range(src.shape[1]):
-            dst[a, b] = src[a, b]
+#: Per-block work arrays of the block function (:func:`block_kernel`; allocated in Python by
+#: :func:`new_chain_scratch`: the kernel allocates nothing, so it is compiled
+#: without Numba's reference counting). ``inv_two_var``, ``log_sig_d`` (K,):
+#: per-component constants of the log-likelihood; ``wexp`` (m, K): the
+#: weights (exp of the log weights), read by the sender choice and the
+#: sampling; ``ll`` (m, r, K): log-likelihood of every RAG point; ``dist``,
+#: ``cand``, ``heap`` (m,): the k-nearest selection; ``x`` (d,): the draw;
+#: ``s_buf``, ``new_w`` (K,), ``lg_buf`` (K, r): the EM step; ``ok`` (levels,
+#: m), ``n_ok`` (levels,): the agents inside E_l and their count.
+ChainScratch = namedtuple("ChainScratch", "inv_two_var log_sig_d wexp ll dist cand heap x s_buf lg_buf new_w ok n_ok")
 
 
-@kernel()
-def _copy3(src, dst):
-    for a in range(src.shape[0]):
-        for b in range(src.shape[1]):
-            for c in range(src.shape[2]):
-                dst[a, b, c] = src[a, b, c]
+def new_chain_scratch(m: int, K: int, r: int, d: int, n_levels: int) -> ChainScratch:
+    return ChainScratch(np.empty(K), np.empty(K), np.empty((m, K)), np.empty((m, r, K)), np.empty(m),
+                        np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(d), np.empty(K),
+                        np.empty((K, r)), np.empty(K), np.zeros((n_levels, m), dtype=np.bool_),
+                        np.zeros(n_levels, dtype=np.int64))
 
 
-@kernel()
-def run_replicate(state, logw, rag, means, sigmas, steps, k, log_eps, log_1m_eps,
-                  rag_mode, log_deltas, track,
-                  rec_logw, rec_rag, rec_i, rec_j, rec_x,
-                  hit_time, final_ok, in_window):
-    """Run one replicate in place.
+#: who sends to the updated agent: anyone, uniformly (k = 0), or one of its k nearest
+SENDER_UNIFORM = 0
+SENDER_KNN = 1
 
-    ``logw`` (m, K) and ``rag`` (m, r, d) hold the initial state on entry and the
-    final state on exit. ``rag_mode``: 0 use ``rag`` as given, 1 sample each
-    agent's RAG from its own mixture, 2 uniform in the window of the agent's pole
-    (two-component 1-d case). Recording arrays have a leading axis of length
-    steps+1 (states) or steps (events), or length 0 when not recorded.
-    ``track``: maintain E_l for every level in ``log_deltas`` (two-component case).
+_BLOCKS = {}
+
+
+def block_kernel(SENDER):
+    """The block function ``run_block`` of the chain for one sender rule (``SENDER_UNIFORM`` or ``SENDER_KNN``).
+
+    The rule is a closure constant, so Numba prunes the other branch before
+    typing it: the default ``theory montecarlo`` (uniform sender) compiles
+    no k-nearest selection. Each rule is cached on disk separately; built
+    once per process.
     """
-    m = logw.shape[0]
-    k_len = logw.shape[1]
-    r = rag.shape[1]
-    d = rag.shape[2]
-    n_lev = log_deltas.shape[0]
+    if SENDER in _BLOCKS:
+        return _BLOCKS[SENDER]
 
-    inv_two_var = np.empty(k_len)
-    log_sig_d = np.empty(k_len)
-    for c in range(k_len):
-        inv_two_var[c] = 0.5 / (sigmas[c] * sigmas[c])
-        log_sig_d[c] = d * math.log(sigmas[c])
+    @kernel(_nrt=False, nogil=True)
+    def run_block(states, lo, hi, logw0, rag0, means, sigmas, steps, k, log_eps, log_1m_eps,
+                  rag_mode, log_deltas, track,
+                  out_logw, out_rag, rec_logw, rec_rag, rec_i, rec_j, rec_x,
+                  hit_time, final_ok, in_window, scr):
+        """Run replicates ``lo .. hi-1``; replicate ``b`` uses only ``states[b]`` and row ``b`` of the outputs.
 
-    wexp = np.empty((m, k_len))
-    for i in range(m):
+        Each replicate starts from ``logw0`` (m, K) and ``rag0`` (m, r, d) and
+        leaves its final state in ``out_logw[b]``, ``out_rag[b]``. ``rag_mode``:
+        0 use ``rag0`` as given, 1 sample each agent's RAG from its own mixture,
+        2 uniform in the window of the agent's pole (two-component 1-d case).
+        Recording arrays have a second axis of length steps+1 (states) or steps
+        (events), or length 0 when not recorded. ``track``: maintain E_l for
+        every level in ``log_deltas`` (two-component case). ``scr``: this
+        block's work arrays (:func:`new_chain_scratch`).
+
+        First-use compile time: one compiled function with the replicate loop
+        inside (not a block function calling a replicate function), because
+        Numba links and optimises every callee again in each caller, so a level
+        less saves a whole LLVM pass over the chain's code. The small helpers
+        (log-sum-exp, normalisation, log-likelihood, the E_l test, recording)
+        are inlined at Numba-IR level: each separately compiled function costs
+        0.1-0.3 s of fixed overhead, more than typing a copy at its one or two
+        call sites (first-use CPU time of the chain 10.7 -> 7.5 s, best of 3,
+        same window; per step unchanged or faster). Whole-array copies are
+        explicit loops, not ``dst[...] = src``: Numba's array assignment
+        compiles a shape-mismatch error message (string formatting and joins).
+        """
+        m = logw0.shape[0]
+        k_len = logw0.shape[1]
+        r = rag0.shape[1]
+        d = rag0.shape[2]
+        n_lev = log_deltas.shape[0]
+        inv_two_var = scr.inv_two_var
+        log_sig_d = scr.log_sig_d
+        wexp = scr.wexp
+        ll = scr.ll
+        x = scr.x
+        new_w = scr.new_w
+        ok = scr.ok
+        n_ok = scr.n_ok
         for c in range(k_len):
-            wexp[i, c] = math.exp(logw[i, c])
+            inv_two_var[c] = 0.5 / (sigmas[c] * sigmas[c])
+            log_sig_d[c] = d * math.log(sigmas[c])
+        do_rec_w = rec_logw.shape[1] > 0
+        do_rec_r = rec_rag.shape[1] > 0
+        do_rec_e = rec_i.shape[1] > 0
 
-    if rag_mode == 1:
-        for i in range(m):
-            for h in range(r):
-                c = categorical(state, wexp[i])
-                for a in range(d):
-                    rag[i, h, a] = means[c, a] + sigmas[c] * standard_normal(state)
-    elif rag_mode == 2:
-        for i in range(m):
-            c = 0 if logw[i, 0] >= logw[i, 1] else 1
-            for h in range(r):
-                rag[i, h, 0] = means[c, 0] + (uniform(state) - 0.5)
-
-    ll = np.empty((m, r, k_len))
-    for i in range(m):
-        for h in range(r):
-            point_loglik(rag[i, h], means, inv_two_var, log_sig_d, ll[i, h])
-
-    dist = np.empty(m)
-    cand = np.empty(m, dtype=np.int64)
-    heap = np.empty(m, dtype=np.int64)
-    x = np.empty(d)
-    s_buf = np.empty(k_len)
-    lg_buf = np.empty((k_len, r))
-    new_w = np.empty(k_len)
-
-    ok = np.zeros((n_lev, m), dtype=np.bool_)
-    n_ok = np.zeros(n_lev, dtype=np.int64)
-    if track:
-        in_window[0] = True
-        for lv in range(n_lev):
-            hit_time[lv] = -1
+        for b in range(lo, hi):
+            state = states[b]
+            logw = out_logw[b]
+            rag = out_rag[b]
             for i in range(m):
-                ok[lv, i] = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
-                if ok[lv, i]:
-                    n_ok[lv] += 1
-            if n_ok[lv] == m:
-                hit_time[lv] = 0
+                for c in range(k_len):
+                    logw[i, c] = logw0[i, c]
+                    wexp[i, c] = math.exp(logw0[i, c])
+                for h in range(r):
+                    for a in range(d):
+                        rag[i, h, a] = rag0[i, h, a]
 
-    do_rec_w = rec_logw.shape[0] > 0
-    do_rec_r = rec_rag.shape[0] > 0
-    do_rec_e = rec_i.shape[0] > 0
-    if do_rec_w:
-        _copy2(logw, rec_logw[0])
-    if do_rec_r:
-        _copy3(rag, rec_rag[0])
+            if rag_mode == 1:
+                for i in range(m):
+                    for h in range(r):
+                        c = categorical(state, wexp[i])
+                        for a in range(d):
+                            rag[i, h, a] = means[c, a] + sigmas[c] * standard_normal(state)
+            elif rag_mode == 2:
+                for i in range(m):
+                    c = 0 if logw[i, 0] >= logw[i, 1] else 1
+                    for h in range(r):
+                        rag[i, h, 0] = means[c, 0] + (uniform(state) - 0.5)
 
-    for t in range(steps):
-        i = randint(state, m)
-        j = _choose_sender(i, wexp, m, k, dist, cand, heap, state)
-        c = categorical(state, wexp[j])
-        # the sender's pole, read before agent i is updated (j == i is allowed)
-        pole = 0
-        if track and logw[j, 0] < logw[j, 1]:
-            pole = 1
-        for a in range(d):
-            x[a] = means[c, a] + sigmas[c] * standard_normal(state)
-        # farthest RAG point from x is replaced (first index on ties)
-        far = -1.0
-        hstar = 0
-        for h in range(r):
-            q = 0.0
-            for a in range(d):
-                diff = rag[i, h, a] - x[a]
-                q += diff * diff
-            if q > far:
-                far = q
-                hstar = h
-        for a in range(d):
-            rag[i, hstar, a] = x[a]
-        point_loglik(x, means, inv_two_var, log_sig_d, ll[i, hstar])
-        em_step(logw[i], ll[i], r, log_eps, log_1m_eps, s_buf, lg_buf, new_w)
-        for cc in range(k_len):
-            logw[i, cc] = new_w[cc]
-            wexp[i, cc] = math.exp(new_w[cc])
+            for i in range(m):
+                for h in range(r):
+                    point_loglik(rag[i, h], means, inv_two_var, log_sig_d, ll[i, h])
 
-        if track:
-            if abs(x[0] - means[pole, 0]) > 0.5:
-                in_window[0] = False
-            for lv in range(n_lev):
-                now = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
-                if now != ok[lv, i]:
-                    ok[lv, i] = now
-                    n_ok[lv] += 1 if now else -1
-                if hit_time[lv] < 0 and n_ok[lv] == m:
-                    hit_time[lv] = t + 1
+            if track:
+                in_window[b] = True
+                for lv in range(n_lev):
+                    hit_time[b, lv] = -1
+                    n_ok[lv] = 0
+                    for i in range(m):
+                        ok[lv, i] = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
+                        if ok[lv, i]:
+                            n_ok[lv] += 1
+                    if n_ok[lv] == m:
+                        hit_time[b, lv] = 0
 
-        if do_rec_w:
-            _copy2(logw, rec_logw[t + 1])
-        if do_rec_r:
-            _copy3(rag, rec_rag[t + 1])
-        if do_rec_e:
-            rec_i[t] = i
-            rec_j[t] = j
-            for a in range(d):
-                rec_x[t, a] = x[a]
+            if do_rec_w or do_rec_r:
+                _record_state(b, 0, logw, rag, do_rec_w, do_rec_r, rec_logw, rec_rag)
 
-    if track:
-        for lv in range(n_lev):
-            final_ok[lv] = n_ok[lv] == m
+            for t in range(steps):
+                i = randint(state, m)
+                if SENDER == SENDER_KNN:
+                    j = _choose_sender(i, wexp, m, k, scr.dist, scr.cand, scr.heap, state)
+                else:
+                    j = randint(state, m)
+                c = categorical(state, wexp[j])
+                # the sender's pole, read before agent i is updated (j == i is allowed)
+                pole = 0
+                if track and logw[j, 0] < logw[j, 1]:
+                    pole = 1
+                for a in range(d):
+                    x[a] = means[c, a] + sigmas[c] * standard_normal(state)
+                # farthest RAG point from x is replaced (first index on ties)
+                far = -1.0
+                hstar = 0
+                for h in range(r):
+                    q = 0.0
+                    for a in range(d):
+                        diff = rag[i, h, a] - x[a]
+                        q += diff * diff
+                    if q > far:
+                        far = q
+                        hstar = h
+                for a in range(d):
+                    rag[i, hstar, a] = x[a]
+                point_loglik(x, means, inv_two_var, log_sig_d, ll[i, hstar])
+                em_step(logw[i], ll[i], r, log_eps, log_1m_eps, scr.s_buf, scr.lg_buf, new_w)
+                for cc in range(k_len):
+                    logw[i, cc] = new_w[cc]
+                    wexp[i, cc] = math.exp(new_w[cc])
+
+                if track:
+                    if abs(x[0] - means[pole, 0]) > 0.5:
+                        in_window[b] = False
+                    for lv in range(n_lev):
+                        now = _agent_ok(logw[i], rag[i], r, log_deltas[lv])
+                        if now != ok[lv, i]:
+                            ok[lv, i] = now
+                            n_ok[lv] += 1 if now else -1
+                        if hit_time[b, lv] < 0 and n_ok[lv] == m:
+                            hit_time[b, lv] = t + 1
+
+                if do_rec_w or do_rec_r:
+                    _record_state(b, t + 1, logw, rag, do_rec_w, do_rec_r, rec_logw, rec_rag)
+                if do_rec_e:
+                    rec_i[b, t] = i
+                    rec_j[b, t] = j
+                    for a in range(d):
+                        rec_x[b, t, a] = x[a]
+
+            if track:
+                for lv in range(n_lev):
+                    final_ok[b, lv] = n_ok[lv] == m
+
+    _BLOCKS[SENDER] = run_block
+    return run_block
 
 
-@kernel(nogil=True)
-def run_block(states, lo, hi, logw0, rag0, means, sigmas, steps, k, log_eps, log_1m_eps,
-              rag_mode, log_deltas, track,
-              out_logw, out_rag, rec_logw, rec_rag, rec_i, rec_j, rec_x,
-              hit_time, final_ok, in_window):
-    """Replicates ``lo .. hi-1``; replicate ``b`` uses only ``states[b]`` and row ``b`` of the outputs."""
-    for b in range(lo, hi):
-        _copy2(logw0, out_logw[b])
-        _copy3(rag0, out_rag[b])
-        run_replicate(states[b], out_logw[b], out_rag[b], means, sigmas, steps, k,
-                      log_eps, log_1m_eps, rag_mode, log_deltas, track,
-                      rec_logw[b], rec_rag[b], rec_i[b], rec_j[b], rec_x[b],
-                      hit_time[b], final_ok[b], in_window[b:b + 1])
+@kernel(inline="always")
+def _record_state(b, t, logw, rag, do_w, do_r, rec_logw, rec_rag):
+    """State t of replicate b into the recording arrays (explicit loops: see :func:`block_kernel`)."""
+    m, k_len = logw.shape
+    r, d = rag.shape[1], rag.shape[2]
+    for i in range(m):
+        if do_w:
+            for c in range(k_len):
+                rec_logw[b, t, i, c] = logw[i, c]
+        if do_r:
+            for h in range(r):
+                for a in range(d):
+                    rec_rag[b, t, i, h, a] = rag[i, h, a]
 
 
 def run_many(states, *args, n_threads=None):
     """All replicates of ``states``, in contiguous blocks on ``n_threads`` threads (default
     ``numba.get_num_threads()``); returns the seconds spent compiling (or loading) the kernel.
 
-    The arguments after ``states`` are those of :func:`run_block` after ``lo, hi``.
-    Results do not depend on the number of threads.
+    The arguments after ``states`` are those of ``run_block`` (:func:`block_kernel`) after ``lo, hi``
+    and before ``scr``. Results do not depend on the number of threads.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -357,12 +391,23 @@ def run_many(states, *args, n_threads=None):
     threads = numba.get_num_threads() if n_threads is None else int(n_threads)
     n_blocks = max(1, min(R, threads))
     bounds = [(R * q) // n_blocks for q in range(n_blocks + 1)]
-    compile_s = ensure_compiled(run_block, (states, 0, R) + tuple(args), "Markov-chain")
+    logw0, rag0, log_deltas = args[0], args[1], args[9]
+    m, K = logw0.shape
+    r, d = rag0.shape[1], rag0.shape[2]
+
+    def scratch():
+        return new_chain_scratch(m, K, r, d, log_deltas.shape[0])
+
+    k = args[5]
+    run_block = block_kernel(SENDER_KNN if k > 0 else SENDER_UNIFORM)
+    what = "Markov-chain (k nearest senders)" if k > 0 else "Markov-chain"
+    compile_s = ensure_compiled(run_block, (states, 0, R) + tuple(args) + (scratch(),), what)
     if n_blocks == 1:
-        run_block(states, 0, R, *args)
+        run_block(states, 0, R, *args, scratch())
         return compile_s
     with ThreadPoolExecutor(max_workers=n_blocks, thread_name_prefix="gmmproxy-chain") as pool:
-        futures = [pool.submit(run_block, states, bounds[q], bounds[q + 1], *args) for q in range(n_blocks)]
+        futures = [pool.submit(run_block, states, bounds[q], bounds[q + 1], *args, scratch())
+                   for q in range(n_blocks)]
         for f in futures:
             f.result()
     return compile_s

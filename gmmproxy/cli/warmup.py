@@ -6,8 +6,8 @@ import click
 
 @click.command("warmup")
 @click.option("--all", "all_variants", is_flag=True,
-              help="Every model variant (d-dimensional, graphs, Algorithm 2, float32 records), not only the "
-                   "defaults.")
+              help="Every model variant (d-dimensional, dense and sparse graphs, Algorithm 2, float32 records), "
+                   "not only the defaults.")
 def warmup_command(all_variants):
     """Compile the simulation kernels now, so that later runs start in about a second.
 

@@ -17,4 +17,5 @@ def test_warmup_runs_and_lists_each_variant():
     assert lines[0].startswith("kernel cache: ")
     assert any(line.startswith("Algorithm 1, 1-d, kNN") for line in lines)
     assert any(line.startswith("Markov chain") for line in lines)
-    assert lines[-1].startswith("3 variants ready in ")
+    assert any(line.startswith("Markov chain, k nearest senders") for line in lines)
+    assert lines[-1].startswith("4 variants ready in ")

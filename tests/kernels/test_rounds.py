@@ -84,6 +84,26 @@ def test_warmup_compiles_the_default_variants_and_reports_them():
         assert len(fn.overloads) >= 1
 
 
+def test_warmup_all_covers_every_variant_the_dispatcher_can_select():
+    # every (algorithm, density kind, partner kind) that run_replicates can pick must be compiled by
+    # `gmmproxy warmup --all`, or a cluster worker started from a warmed image compiles it anyway
+    from gmmproxy._kernels.warmup import variants
+
+    selectable = {("Algorithm 1", dens, part) for dens in rounds.DENSITY_NAMES for part in rounds.PARTNER_NAMES}
+    selectable |= {("Algorithm 2", rounds.DENS_ND, part) for part in rounds.PARTNER_NAMES}
+    warmed = set()
+    dtypes = set()
+    for _, kw, wdt in variants(all_variants=True):
+        cfg = SimulationConfig(**kw)
+        warmed.add(("Algorithm 2" if cfg.update_covariances else "Algorithm 1",) + runner.variant_of(cfg))
+        dtypes.add(np.dtype(wdt))
+    assert warmed == selectable
+    assert dtypes == {np.dtype(np.float64), np.dtype(np.float32)}
+    # the defaults: the paper's 1-d set-up with and without kNN
+    default = {runner.variant_of(SimulationConfig(**kw)) for _, kw, _ in variants()}
+    assert default == {(rounds.DENS_BANDED, rounds.PARTNER_ALL), (rounds.DENS_BANDED, rounds.PARTNER_KNN)}
+
+
 def test_wall_time_excludes_compilation(monkeypatch):
     # make "compiling" take one extra second: the reported wall time must not contain it
     import time
