@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from gmmproxy._kernels.gmm import EM_HULL_MIN_K
+
 #: (name, SimulationConfig keyword arguments, record weights dtype) of the variants
 #: compiled by default: what ``gmmproxy simulate`` / ``simulate --replicates``
 #: and the paper's figures use
@@ -47,6 +49,14 @@ def _all_variants():
     for dname, dkw in dims:
         for pname, pkw in partners:
             out.append((f"Algorithm 1, {dname}, {pname}", {**dkw, **pkw}, np.float64))
+    # many components (K >= gmm.EM_HULL_MIN_K) take another EM step: a variant of each of the above
+    K = EM_HULL_MIN_K
+    wide_dims = [("1-d banded", {"n_components": K}),
+                 ("1-d", {"means": np.arange(K, dtype=float) ** 1.5, "covariances": np.linspace(0.1, 1.0, K)}),
+                 ("d-dimensional", {"means": np.stack([np.arange(K), np.arange(K) % 7], axis=1).astype(float)})]
+    for dname, dkw in wide_dims:
+        for pname, pkw in partners:
+            out.append((f"Algorithm 1, {dname}, {pname}, K >= {K}", {**dkw, **pkw}, np.float64))
     for pname, pkw in partners:
         out.append((f"Algorithm 2, {pname}", {"update_covariances": True, **pkw}, np.float64))
     out.append(("Algorithm 1, 1-d, unrestricted, float32 records", {"n_agents": 6}, np.float32))

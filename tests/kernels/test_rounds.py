@@ -89,13 +89,16 @@ def test_warmup_all_covers_every_variant_the_dispatcher_can_select():
     # `gmmproxy warmup --all`, or a cluster worker started from a warmed image compiles it anyway
     from gmmproxy._kernels.warmup import variants
 
-    selectable = {("Algorithm 1", dens, part) for dens in rounds.DENSITY_NAMES for part in rounds.PARTNER_NAMES}
-    selectable |= {("Algorithm 2", rounds.DENS_ND, part) for part in rounds.PARTNER_NAMES}
+    selectable = {("Algorithm 1", dens, part, wide) for dens in rounds.DENSITY_NAMES for part in rounds.PARTNER_NAMES
+                  for wide in (False, True)}
+    selectable |= {("Algorithm 2", rounds.DENS_ND, part, False) for part in rounds.PARTNER_NAMES}
     warmed = set()
     dtypes = set()
     for _, kw, wdt in variants(all_variants=True):
         cfg = SimulationConfig(**kw)
-        warmed.add(("Algorithm 2" if cfg.update_covariances else "Algorithm 1",) + runner.variant_of(cfg))
+        alg2 = cfg.update_covariances
+        warmed.add(("Algorithm 2" if alg2 else "Algorithm 1",) + runner.variant_of(cfg)
+                   + (not alg2 and runner.wide_em(cfg),))
         dtypes.add(np.dtype(wdt))
     assert warmed == selectable
     assert dtypes == {np.dtype(np.float64), np.dtype(np.float32)}
