@@ -192,18 +192,16 @@ def k_nearest_heap(cand, cnt, drow, k, heap):
 
 
 @kernel(_nrt=False)
-def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
-    """A partner uniform among the k nearest of ``cand[:cnt]`` (increasing agent order).
+def pick_with_random_ties(state, q, heap, k, drow, cand, cnt, every_agent, skip):
+    """The partner of rank ``q`` among the k nearest ``heap[:k]`` when ties at the k-th distance are random.
 
-    Same distribution as :func:`pick_among` (which it calls for large k);
-    for k <= ``HEAP_MAX_K`` the k-nearest set comes from one heap pass.
+    Ranks below the tie band (distances within ``TIE_RTOL`` of the k-th)
+    go to the strictly nearer agents in heap order; the others to an agent
+    drawn uniformly from the band. Candidates are ``cand[:cnt]``, or, with
+    ``every_agent``, the agents ``0 .. len(drow)-1``; ``skip`` is never one
+    (-1: none). One helper for :func:`pick_k_nearest` and
+    :func:`pick_k_nearest_grouped`, so both draw the same way.
     """
-    if k >= cnt or k > HEAP_MAX_K:
-        return pick_among(state, cand, cnt, drow, k, random_ties)
-    q = randint(state, k)
-    k_nearest_heap(cand, cnt, drow, k, heap)
-    if not random_ties:
-        return heap[q]
     dk = drow[heap[0]]
     lo = dk * (1.0 - TIE_RTOL)
     hi = dk * (1.0 + TIE_RTOL)
@@ -217,19 +215,36 @@ def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
                 if q == 0:
                     return heap[s]
                 q -= 1
+    m = drow.shape[0] if every_agent else cnt
     m_eq = 0
-    for s in range(cnt):
-        v = drow[cand[s]]
-        if lo <= v <= hi:
+    for s in range(m):
+        j = s if every_agent else cand[s]
+        if j != skip and lo <= drow[j] <= hi:
             m_eq += 1
     want = randint(state, m_eq)
-    for s in range(cnt):
-        v = drow[cand[s]]
-        if lo <= v <= hi:
+    for s in range(m):
+        j = s if every_agent else cand[s]
+        if j != skip and lo <= drow[j] <= hi:
             if want == 0:
-                return cand[s]
+                return j
             want -= 1
     return heap[0]  # not reached
+
+
+@kernel(_nrt=False)
+def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
+    """A partner uniform among the k nearest of ``cand[:cnt]`` (increasing agent order).
+
+    Same distribution as :func:`pick_among` (which it calls for large k);
+    for k <= ``HEAP_MAX_K`` the k-nearest set comes from one heap pass.
+    """
+    if k >= cnt or k > HEAP_MAX_K:
+        return pick_among(state, cand, cnt, drow, k, random_ties)
+    q = randint(state, k)
+    k_nearest_heap(cand, cnt, drow, k, heap)
+    if not random_ties:
+        return heap[q]
+    return pick_with_random_ties(state, q, heap, k, drow, cand, cnt, False, -1)
 
 
 @kernel(inline="always")
@@ -515,32 +530,5 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
             drow[jj] = v
     if not random_ties:
         return heap[q]
-    # random ties (as pick_k_nearest): every other agent has its distance in drow
-    dk = drow[heap[0]]
-    lo = dk * (1.0 - TIE_RTOL)
-    hi = dk * (1.0 + TIE_RTOL)
-    m_less = 0
-    for s in range(k):
-        if drow[heap[s]] < lo:
-            m_less += 1
-    if q < m_less:
-        for s in range(k):
-            if drow[heap[s]] < lo:
-                if q == 0:
-                    return heap[s]
-                q -= 1
-    m_eq = 0
-    for jj in range(n):
-        if jj != i:
-            v = drow[jj]
-            if lo <= v <= hi:
-                m_eq += 1
-    want = randint(state, m_eq)
-    for jj in range(n):
-        if jj != i:
-            v = drow[jj]
-            if lo <= v <= hi:
-                if want == 0:
-                    return jj
-                want -= 1
-    return heap[0]  # not reached
+    # random ties: every other agent has its distance in drow
+    return pick_with_random_ties(state, q, heap, k, drow, heap, n, True, i)

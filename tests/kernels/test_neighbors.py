@@ -220,3 +220,27 @@ def test_too_many_groups_fall_back_to_the_matrix(n):
     ref, supp2, nsupp2, floor2, _ = _scratch(n, K)
     neighbors.weight_distances_sparse(W, ref, supp2, nsupp2, floor2)
     np.testing.assert_array_equal(D, ref)
+
+
+@pytest.mark.parametrize("every_agent", [False, True])
+def test_random_ties_rank_below_the_band_is_deterministic_and_the_band_is_uniform(every_agent):
+    # k = 4 nearest of agents with distances 0.1 and 0.2 strictly nearer and five agents tied at 0.3:
+    # ranks 0, 1 go to the strictly nearer agents in heap order, ranks 2, 3 to a uniform draw from
+    # the tied band (without the skipped agent)
+    drow = np.array([0.3, 0.1, 0.3, 0.9, 0.3, 0.2, 0.3, 0.3])
+    k = 4
+    skip = 2 if every_agent else -1
+    cand = np.array([j for j in range(8) if j != skip], dtype=np.int64)
+    heap = np.zeros(8, dtype=np.int64)
+    neighbors.k_nearest_heap(cand, len(cand), drow, k, heap)
+    nearer = [int(j) for j in heap[:k] if drow[j] < 0.3]
+    assert sorted(nearer) == [1, 5]
+    band = [j for j in cand if drow[j] == 0.3]
+    state = _state(11)
+    for q in (0, 1):
+        assert neighbors.pick_with_random_ties(state, q, heap, k, drow, cand, len(cand), every_agent, skip) == nearer[q]
+    draws = [neighbors.pick_with_random_ties(state, 2 + t % 2, heap, k, drow, cand, len(cand), every_agent, skip)
+             for t in range(4000)]
+    assert set(draws) == set(band)
+    counts = np.array([draws.count(j) for j in band])
+    assert stats.chisquare(counts).pvalue > 1e-4
