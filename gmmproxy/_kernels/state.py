@@ -50,7 +50,11 @@ CovPopulation = namedtuple("CovPopulation", "W R CH HL ptr")
 #: and answer; ``dx``, ``dy`` (K,): their scaled densities; ``WB`` (2, K):
 #: row 0 the partner's pseudo-update, row 1 the agent's update; ``logd`` (K,),
 #: ``work`` (d,); ``supp`` (n, K) int and ``nsupp``, ``floor`` (n,): the sparse
-#: form of the weight rows used by the kNN distances (``neighbors.py``).
+#: form of the weight rows used by the kNN distances (``neighbors.py``). In a
+#: grouped kNN round (``neighbors.knn_round_prepare``) ``D`` and ``cand`` hold
+#: the table of distinct rows and their pair distances instead of the n x n
+#: matrix, and ``nsupp[0]`` carries the round kind (``ROUND_DENSE``,
+#: ``ROUND_MATRIX``).
 Scratch = namedtuple("Scratch", "D drow heap cand x y dx dy WB logd work supp nsupp floor")
 
 #: Extra per-update scratch of Algorithm 2: the partner's pseudo-updated
