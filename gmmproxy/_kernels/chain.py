@@ -99,24 +99,12 @@ def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """
     k_len = logw.shape[0]
     for h in range(r):
+        # responsibilities of point h in log space (in place: each entry is read before it is written)
         for c in range(k_len):
             s_buf[c] = logw[c] + ll[h, c]
-        big = -np.inf
-        arg = 0
+        log_normalise(s_buf, s_buf)
         for c in range(k_len):
-            if s_buf[c] > big:
-                big = s_buf[c]
-                arg = c
-        tot = 0.0
-        for c in range(k_len):
-            if c != arg:
-                tot += math.exp(s_buf[c] - big)
-        l1 = math.log1p(tot)
-        for c in range(k_len):
-            if c == arg:
-                lg_buf[c, h] = -l1
-            else:
-                lg_buf[c, h] = (s_buf[c] - big) - l1
+            lg_buf[c, h] = s_buf[c]
     for c in range(k_len):
         out[c] = log_mean_exp(lg_buf[c], r)
     if log_eps > -np.inf:
