@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gmmproxy._kernels import gmm, neighbors, rng
+from gmmproxy._kernels import em, gmm, neighbors, rng
 
 ALPHA = 1e-3  # significance level of the distributional tests (fixed seeds: deterministic)
 
@@ -20,7 +20,7 @@ ALPHA = 1e-3  # significance level of the distributional tests (fixed seeds: det
 def _em(w, dens, blo, bhi, best, slot, dens_new, lo_new, hi_new, best_new, eps, out):
     """The kernels' EM step on one agent given as 1-d / 2-d arrays (the kernel indexes rows in place)."""
     OUT = np.empty((1, len(w)))
-    gmm.em_weights(np.asarray(w)[None], 0, np.asarray(dens)[None], 0, np.asarray(blo)[None],
+    em.em_weights(np.asarray(w)[None], 0, np.asarray(dens)[None], 0, np.asarray(blo)[None],
                    np.asarray(bhi)[None], np.asarray(best, dtype=float)[None], slot, dens_new, lo_new, hi_new,
                    best_new, eps, OUT, 0)
     out[:] = OUT[0]

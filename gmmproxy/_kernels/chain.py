@@ -88,7 +88,7 @@ def point_loglik(x, means, inv_two_var, log_sig_d, out):
 def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """One EM weight step in log space.
 
-    Not ``gmm.em_weights``: the chain keeps *log* weights so that the
+    Not ``em.em_weights``: the chain keeps *log* weights so that the
     theorems' thresholds (a minority weight of 1e-44 next to 1 - 1e-44) stay
     exact, which the simulator's linear-space step cannot represent.
 

@@ -1,4 +1,6 @@
-"""Gaussian-mixture primitives for the kernels: densities, sampling, EM steps.
+"""Gaussian-mixture primitives for the kernels: densities, sampling, the covariance EM step (Algorithm 2).
+
+The EM *weight* step of Algorithm 1 is in ``em.py``.
 
 Densities are stored *scaled*: for a point x, ``dens[c] = exp(logN(x; mu_c,
 Sigma_c) - max_c' logN(x; mu_c', Sigma_c'))``. Rescaling one point's density
@@ -264,199 +266,6 @@ def banded_densities_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, out):
     return lo, hi, ulog
 
 
-# from this many components on, em_weights_wide pays (below it the plain loop is as fast)
-EM_HULL_MIN_K = 96
-# unit roundoff of float64 and Rump's factor for the unit in the first place (ufp)
-UFP_U = 2.0 ** -53
-UFP_PHI = 2.0 ** 52 + 1.0
-# fewer terms than this are added one by one: a jump costs about as much as a few
-# dozen dependent additions (a division, the ufp formula, three additions)
-ADD_REPEATED_MIN = 48
-
-
-@kernel(inline="always")
-def add_repeated(x, e, m):
-    """``for _ in range(m): x = x + e`` in float64, bit for bit, in O(log m) additions for ``e > 0``.
-
-    Summing K equal terms one after the other is a chain of K dependent
-    additions (latency-bound: the EM step's normaliser over K = 300 clipped
-    weights cost a quarter of an update). Within one binade ``[2^E,
-    2^(E+1))`` of the running sum, whose spacing is ``u``, ``x + e`` rounds to
-    ``x + s`` with the same step ``s`` every time: the sum is a multiple of
-    ``u``, so only ``e mod u`` decides the rounding -- except for an exact
-    tie (``e mod u = u / 2``), which rounds to even; the first step makes
-    the sum even and from then on the step is constant again. So three plain
-    additions inside one binade with two equal steps fix the step, and the
-    sum jumps ``t`` steps at once (``x + t * s`` is exact: a multiple of
-    ``u`` below ``2^(E+1)``) as long as every result stays in the binade;
-    the crossing into the next binade is done by plain additions.
-    """
-    if m < ADD_REPEATED_MIN or not (e > 0.0 and x >= 0.0 and e < np.inf and x < np.inf):
-        for _ in range(m):
-            x = x + e
-        return x
-    while m >= 3:
-        y = x + e
-        z = y + e
-        w = z + e
-        m -= 3
-        x = w
-        # y's binade ends at top = 2 ufp(y), ufp(y) the largest power of 2 <= y, by Rump's
-        # three-operation formula (exact for y in about [2^-960, 2^800]; checked here)
-        q = UFP_PHI * y
-        top = 2.0 * abs((1.0 - UFP_U) * q - q)
-        step = w - z
-        if 1e-280 < y < 1e200 and top * 0.5 <= y < top and w < top and z - y == step:
-            # results w + step, ..., w + t * step all below top (exact: top - w by Sterbenz)
-            t = np.int64((top - w) / step) - 1
-            if t > m:
-                t = m
-            if t > 0:
-                x = w + t * step
-                m -= t
-    for _ in range(m):
-        x = x + e
-    return x
-
-
-@kernel(inline="always")
-def em_weights(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
-    """One EM weight step for agent ``arow``'s RAG, its point ``slot`` replaced by a new one.
-
-    ``OUT[orow, c] = (1/r) sum_h prior[c] dens[h, c] / sum_c' prior[c'] dens[h, c']``
-    with ``prior = W[wrow]`` (already clipped to [eps, 1-eps] and normalised;
-    every EM step leaves weights so and the kernels clip the initial weights
-    once) and ``dens[h] = DN[arow, h]`` -- the cached scaled densities of the
-    agent's RAG points -- except ``dens[slot] = dens_new`` (``slot < 0``: no
-    replacement). Row h is non-zero only on components ``BL[arow, h] <= c <
-    BH[arow, h]`` (``lo_new, hi_new`` for the new row). ``BS[arow, h]``
-    (``ulog_new``) is the underflow log-scale of row h
-    (:func:`underflow_log_scale`): a point whose mixture density underflows
-    float64 contributes nothing (but still counts in the 1/r), as in the
-    authors' code -- it matters when Algorithm 2 shrinks variances.
-    ``OUT[orow]`` must not be ``W[wrow]``. The result is clipped and
-    normalised. Arrays are indexed in place, never sliced (see
-    :func:`sample_point`).
-    """
-    K = W.shape[1]
-    for c in range(K):
-        OUT[orow, c] = 0.0
-    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
-    _clip_normalise_plain(W, wrow, eps, OUT, orow)
-
-
-@kernel(inline="always")
-def em_weights_wide(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, eps, OUT, orow):
-    """:func:`em_weights` for many components (K >= ``EM_HULL_MIN_K``, e.g. 300): the same result, bit for bit.
-
-    The plain step ends with a sequential sum over all K clipped weights, a
-    chain of K dependent additions that took a third of an update at K =
-    300; here the run of equal weights outside the points' bands is summed
-    by :func:`add_repeated` (:func:`_clip_normalise_hull`). A separate entry
-    point, not a run-time switch inside :func:`em_weights`: a kernel that
-    never calls it does not compile it (the switch cost the default kernel
-    about 1.4 s of its first compile). The caller picks it by K.
-    """
-    K = W.shape[1]
-    for c in range(K):
-        OUT[orow, c] = 0.0
-    _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
-    _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new)
-
-
-@kernel(inline="always")
-def _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow):
-    # OUT[orow] += (1/r) prior dens_h / <prior, dens_h> on each point's band. Two passes per
-    # point (normaliser, then accumulate) keep the inner loops branch-free so LLVM vectorises them
-    r = DN.shape[1]
-    for h in range(r):
-        tot = 0.0
-        if h == slot:
-            for c in range(lo_new, hi_new):
-                tot += W[wrow, c] * dens_new[c]
-            if underflows(ulog_new, tot):
-                continue
-            inv = 1.0 / (tot * r)
-            for c in range(lo_new, hi_new):
-                OUT[orow, c] += dens_new[c] * inv
-        else:
-            lo = BL[arow, h]
-            hi = BH[arow, h]
-            for c in range(lo, hi):
-                tot += W[wrow, c] * DN[arow, h, c]
-            if underflows(BS[arow, h], tot):
-                continue
-            inv = 1.0 / (tot * r)
-            for c in range(lo, hi):
-                OUT[orow, c] += DN[arow, h, c] * inv
-
-
-@kernel(inline="always")
-def _clip_normalise_plain(W, wrow, eps, OUT, orow):
-    # em_weights' last step for few components: multiply by the prior, clip to [eps, 1-eps] and
-    # renormalise in two passes
-    K = W.shape[1]
-    total = 0.0
-    hi_clip = 1.0 - eps
-    for c in range(K):
-        v = OUT[orow, c] * W[wrow, c]
-        v = v if v > eps else eps
-        v = v if v < hi_clip else hi_clip
-        OUT[orow, c] = v
-        total += v
-    inv_total = 1.0 / total
-    for c in range(K):
-        OUT[orow, c] *= inv_total
-
-
-# compiled once as its own function, not inlined into every Algorithm-1 variant: it runs only
-# with K >= EM_HULL_MIN_K, where a call costs nothing next to the work (one small function also
-# keeps the first compile of the default kernel short)
-@kernel(_nrt=False)
-def _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new):
-    """em_weights' last step (multiply by the prior, clip, normalise) for many components.
-
-    ``OUT[orow]`` is zero outside the hull [lo_all, hi_all) of the bands of
-    agent ``arow``'s points (``slot``: the new point's, ``lo_new, hi_new``),
-    so every component outside it gets the same clipped value v0 (eps): that
-    run is summed by :func:`add_repeated` exactly as the sequential sum over
-    all K components adds it, and written once, already scaled (``v0 *
-    inv_total``, the product the scaling pass forms). The same arithmetic as
-    the plain loops, bit for bit.
-    """
-    K = W.shape[1]
-    lo_all = K
-    hi_all = 0
-    for h in range(BL.shape[1]):
-        lo = lo_new if h == slot else BL[arow, h]
-        hi = hi_new if h == slot else BH[arow, h]
-        if lo < hi:
-            lo_all = min(lo_all, lo)
-            hi_all = max(hi_all, hi)
-    if hi_all < lo_all:
-        lo_all = 0
-        hi_all = 0
-    hi_clip = 1.0 - eps
-    v0 = 0.0 if 0.0 > eps else eps
-    v0 = v0 if v0 < hi_clip else hi_clip
-    total = add_repeated(0.0, v0, lo_all)
-    for c in range(lo_all, hi_all):
-        v = OUT[orow, c] * W[wrow, c]
-        v = v if v > eps else eps
-        v = v if v < hi_clip else hi_clip
-        OUT[orow, c] = v
-        total += v
-    total = add_repeated(total, v0, K - hi_all)
-    inv_total = 1.0 / total
-    w0 = v0 * inv_total
-    for c in range(lo_all):
-        OUT[orow, c] = w0
-    for c in range(lo_all, hi_all):
-        OUT[orow, c] *= inv_total
-    for c in range(hi_all, K):
-        OUT[orow, c] = w0
-
-
 @kernel(_nrt=False)
 def farthest_index(R, row, x):
     """Index of agent ``row``'s RAG point (``R[row]`` of shape (r, d)) farthest from x; first on ties."""
@@ -505,7 +314,7 @@ def em_cov(W, wrow, R, rrow, slot, xnew, mu, CH, HL, crow, mix, rules, scr, cs, 
     replaced by ``xnew``; its current factors ``CH[crow]``, ``HL[crow]``.
     Results into ``w_out[orow]``, ``chol_out`` (K, d, d), ``hld_out`` (K,).
 
-    Why this is not ``gmm.em_weights``: Algorithm 1's step reuses densities
+    Why this is not ``em.em_weights``: Algorithm 1's step reuses densities
     cached beside the RAG points (valid because covariances are shared and
     fixed); here every agent's covariances change at every step, so the
     densities are recomputed from the agent's own factors, and the same

@@ -27,8 +27,6 @@ from gmmproxy._kernels.gmm import (
     banded_densities_1d,
     clip_normalise,
     em_cov,
-    em_weights,
-    em_weights_wide,
     farthest_index,
     log_density_1d,
     log_density_nd,
@@ -37,6 +35,7 @@ from gmmproxy._kernels.gmm import (
     scale_densities,
     underflow_log_scale,
 )
+from gmmproxy._kernels.em import em_weights, em_weights_wide
 from gmmproxy._kernels.neighbors import (
     HEAP_MAX_K,
     ROUND_MATRIX,
@@ -269,8 +268,8 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
     ``run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr)``
     runs replicates ``lo .. hi-1`` for ``steps`` rounds each; ``pop`` and
     ``nxt`` are the (reused) population buffers, ``scr`` the scratch.
-    ``WIDE``: many components (K >= ``gmm.EM_HULL_MIN_K``); the EM step is
-    then ``gmm.em_weights_wide`` (the same numbers, fewer operations at large
+    ``WIDE``: many components (K >= ``em.EM_HULL_MIN_K``); the EM step is
+    then ``em.em_weights_wide`` (the same numbers, fewer operations at large
     K), a separate variant so that the default kernel does not compile it.
     """
     key = (DENSITY, PARTNER, bool(WIDE))

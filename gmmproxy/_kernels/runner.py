@@ -24,7 +24,7 @@ import numpy as np
 
 from gmmproxy._graphs import SparseGraph, graph_mean_degree
 from gmmproxy._kernels import rounds
-from gmmproxy._kernels.gmm import EM_HULL_MIN_K
+from gmmproxy._kernels.em import EM_HULL_MIN_K
 from gmmproxy._kernels.state import (
     Mixture,
     Records,
@@ -318,7 +318,7 @@ def _block_args(cfg, states, lo, hi, start, mix, rules, steps, mode, out, knn):
 
 
 def wide_em(cfg) -> bool:
-    """Whether Algorithm 1 takes its EM step for many components (``gmm.em_weights_wide``, same numbers)."""
+    """Whether Algorithm 1 takes its EM step for many components (``em.em_weights_wide``, same numbers)."""
     return cfg.n_components >= EM_HULL_MIN_K
 
 

@@ -255,7 +255,7 @@ def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, e
     agent ``a`` has densities ``DD[slot_row[a, h]]`` on its band ``[BL, BH)``
     of that row, except point ``slot`` whose densities are row ``new_row``.
     Returns the result's ``(lo, hi, floor)``. Same terms as
-    ``gmm.em_weights``: ``(1/r) sum_h prior dens_h / <prior, dens_h>``, a point
+    ``em.em_weights``: ``(1/r) sum_h prior dens_h / <prior, dens_h>``, a point
     whose mixture density underflows contributing nothing, then clipped to
     ``[eps, 1-eps]`` and renormalised; components outside every band get
     ``eps`` before the renormalisation, so only the hull of the bands is

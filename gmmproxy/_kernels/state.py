@@ -36,7 +36,7 @@ Start = namedtuple("Start", "W0 R0 sample_rag")
 #: State of one replicate of Algorithm 1: weights ``W`` (n, K), RAG points
 #: ``R`` (n, r, d), cached scaled densities ``DN`` (n, r, K) of every RAG
 #: point, valid on the band ``BL <= c < BH`` (n, r), with underflow log-scales
-#: ``BS`` (n, r) (see ``gmm.em_weights``), FIFO pointers ``ptr`` (n,).
+#: ``BS`` (n, r) (see ``em.em_weights``), FIFO pointers ``ptr`` (n,).
 Population = namedtuple("Population", "W R DN BL BH BS ptr")
 
 #: State of one replicate of Algorithm 2: weights, RAG, each agent's Cholesky

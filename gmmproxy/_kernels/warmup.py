@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from gmmproxy._kernels.gmm import EM_HULL_MIN_K
+from gmmproxy._kernels.em import EM_HULL_MIN_K
 
 #: (name, SimulationConfig keyword arguments, record weights dtype) of the variants
 #: compiled by default: what ``gmmproxy simulate`` / ``simulate --replicates``
@@ -49,7 +49,7 @@ def _all_variants():
     for dname, dkw in dims:
         for pname, pkw in partners:
             out.append((f"Algorithm 1, {dname}, {pname}", {**dkw, **pkw}, np.float64))
-    # many components (K >= gmm.EM_HULL_MIN_K) take another EM step: a variant of each of the above
+    # many components (K >= em.EM_HULL_MIN_K) take another EM step: a variant of each of the above
     K = EM_HULL_MIN_K
     wide_dims = [("1-d banded", {"n_components": K}),
                  ("1-d", {"means": np.arange(K, dtype=float) ** 1.5, "covariances": np.linspace(0.1, 1.0, K)}),

@@ -1,13 +1,13 @@
-"""Algorithm 1 with many components runs its EM step through ``gmm.em_weights_wide``: same numbers."""
+"""Algorithm 1 with many components runs its EM step through ``em.em_weights_wide``: same numbers."""
 import numpy as np
 import pytest
 
 from gmmproxy import SimulationConfig, simulate, simulate_many
-from gmmproxy._kernels import gmm, rounds, runner
+from gmmproxy._kernels import em, rounds, runner
 
 
 @pytest.mark.parametrize("kw", [
-    dict(n_agents=12, n_components=gmm.EM_HULL_MIN_K, p_mirror=0.3, sigma=0.3),
+    dict(n_agents=12, n_components=em.EM_HULL_MIN_K, p_mirror=0.3, sigma=0.3),
     dict(n_agents=10, n_components=130, n_neighbors=3, rag_size=3, sigma=0.8),
     dict(n_agents=8, n_components=100, means=np.sort(np.random.default_rng(2).uniform(0, 40, 100)),
          covariances=np.random.default_rng(3).uniform(0.05, 2.0, 100), rag_replacement="fifo"),
