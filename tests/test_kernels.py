@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gmmproxy._kernels import em, gmm, neighbors, rng
+from gmmproxy._kernels import em, gmm, knn_groups, neighbors, rng
 
 ALPHA = 1e-3  # significance level of the distributional tests (fixed seeds: deterministic)
 
@@ -396,7 +396,7 @@ def _partner_draws(seed, i, n, p, k, drow, use_graph, allowed, N, random_ties=Fa
     scr.D[i] = drow
     # a round that filled the distance matrix (synchronous kNN rounds with grouped rows read
     # their group table instead: tests/kernels/test_neighbors.py)
-    scr.nsupp[0] = neighbors.ROUND_MATRIX
+    scr.nsupp[0] = knn_groups.ROUND_MATRIX
     rules = state.Rules(p, np.array([k]), False, False, random_ties, graph, np.zeros((1, 2), np.int64),
                         np.zeros((1, 1), np.int64), 0.0, False, np.zeros(2))
     kind = rounds.PARTNER_GRAPH if use_graph else rounds.PARTNER_KNN

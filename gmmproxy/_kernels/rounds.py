@@ -36,14 +36,8 @@ from gmmproxy._kernels.gmm import (
     underflow_log_scale,
 )
 from gmmproxy._kernels.em import em_weights, em_weights_wide
-from gmmproxy._kernels.neighbors import (
-    HEAP_MAX_K,
-    ROUND_MATRIX,
-    knn_round_prepare,
-    pick_k_nearest,
-    pick_k_nearest_grouped,
-    weight_distances_sparse,
-)
+from gmmproxy._kernels.knn_groups import ROUND_MATRIX, knn_round_prepare, pick_k_nearest_grouped
+from gmmproxy._kernels.neighbors import HEAP_MAX_K, pick_k_nearest, weight_distances_sparse
 from gmmproxy._kernels.prefetch import prefetch_agent, prefetch_row
 from gmmproxy._kernels.rng import randint, uniform
 
@@ -194,7 +188,7 @@ def round_distances(W, scr, k, sequential, PARTNER):
 
     Synchronous kNN rounds with ``k <= HEAP_MAX_K`` build no matrix (unless
     most rows are distinct): ``scr.D`` then holds the groups of identical
-    rows and a cache of group distances (:func:`neighbors.knn_round_prepare`),
+    rows and a cache of group distances (:func:`knn_groups.knn_round_prepare`),
     and each agent's heap pass looks its distances up by group.
 
     ``PARTNER`` is the variant's closure constant: the branch is pruned
@@ -204,7 +198,7 @@ def round_distances(W, scr, k, sequential, PARTNER):
         if not sequential and (PARTNER == PARTNER_GRAPH or k < W.shape[0] - 1):
             if PARTNER == PARTNER_KNN and k <= HEAP_MAX_K:
                 # distances per pair of distinct rows, not per pair of agents
-                # (neighbors.pick_k_nearest_grouped); grouping the rows costs O(n K)
+                # (knn_groups.pick_k_nearest_grouped); grouping the rows costs O(n K)
                 knn_round_prepare(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand)
             else:
                 weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)

@@ -51,7 +51,7 @@ CovPopulation = namedtuple("CovPopulation", "W R CH HL ptr")
 #: row 0 the partner's pseudo-update, row 1 the agent's update; ``logd`` (K,),
 #: ``work`` (d,); ``supp`` (n, K) int and ``nsupp``, ``floor`` (n,): the sparse
 #: form of the weight rows used by the kNN distances (``neighbors.py``). In a
-#: grouped kNN round (``neighbors.knn_round_prepare``) ``D`` and ``cand`` hold
+#: grouped kNN round (``knn_groups.knn_round_prepare``) ``D`` and ``cand`` hold
 #: the table of distinct rows and their pair distances instead of the n x n
 #: matrix, and ``nsupp[0]`` carries the round kind (``ROUND_DENSE``,
 #: ``ROUND_MATRIX``).

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gmmproxy._kernels import neighbors
+from gmmproxy._kernels import knn_groups, neighbors
 from gmmproxy._seeding import xoshiro_state
 
 ALPHA = 1e-3
@@ -174,9 +174,9 @@ def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     Dm, supp, nsupp, floor, _ = _scratch(n, K)
     neighbors.weight_distances_sparse(W, Dm, supp, nsupp, floor)
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    G = neighbors.knn_round_prepare(W, D, supp, nsupp, floor, gid)
-    assert nsupp[0] != neighbors.ROUND_MATRIX
-    assert (nsupp[0] == neighbors.ROUND_DENSE) == (kind == "dense")
+    G = knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    assert nsupp[0] != knn_groups.ROUND_MATRIX
+    assert (nsupp[0] == knn_groups.ROUND_DENSE) == (kind == "dense")
     assert 2 * G * G <= n * n
     heap = np.zeros(n, np.int64)
     drow = np.zeros(n)
@@ -186,7 +186,7 @@ def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
         for i in range(n):
             cand = np.array([j for j in range(n) if j != i], np.int64)
             want = neighbors.pick_k_nearest(st_ref, cand, n - 1, Dm[i].copy(), k, random_ties, heap)
-            got = neighbors.pick_k_nearest_grouped(st_new, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties,
+            got = knn_groups.pick_k_nearest_grouped(st_new, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties,
                                                   heap)
             assert got == want, (kind, k, i)
             assert np.array_equal(st_ref, st_new)
@@ -196,7 +196,7 @@ def test_round_groups_are_the_distinct_rows():
     W = _population("many groups", 4)
     n, K = W.shape
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    G = neighbors.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    G = knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
     uniq, inverse = np.unique(W, axis=0, return_inverse=True)
     assert G == len(uniq)
     inverse = inverse.ravel()
@@ -204,7 +204,7 @@ def test_round_groups_are_the_distinct_rows():
         for b in range(n):
             assert (gid[a] == gid[b]) == (inverse[a] == inverse[b])
     for g in range(G):  # the representative is the group's first agent
-        assert D[neighbors.KEY_REP, g] == np.flatnonzero(gid == g)[0]
+        assert D[knn_groups.KEY_REP, g] == np.flatnonzero(gid == g)[0]
 
 
 @pytest.mark.parametrize("n", [12, 40])
@@ -215,8 +215,8 @@ def test_too_many_groups_fall_back_to_the_matrix(n):
     K = 30
     W = _clipped_rows(rs, n, K, 1e-12, 3)
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    neighbors.knn_round_prepare(W, D, supp, nsupp, floor, gid)
-    assert nsupp[0] == neighbors.ROUND_MATRIX
+    knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    assert nsupp[0] == knn_groups.ROUND_MATRIX
     ref, supp2, nsupp2, floor2, _ = _scratch(n, K)
     neighbors.weight_distances_sparse(W, ref, supp2, nsupp2, floor2)
     np.testing.assert_array_equal(D, ref)

@@ -1,0 +1,223 @@
+"""Synchronous kNN rounds without the n x n distance matrix: weight rows grouped by content.
+
+A synchronous round used to fill the whole n x n distance matrix (n^2 / 2
+distances) and then run each agent's heap pass over its row. After a few
+rounds, though, a population holds only a few dozen distinct weight rows
+(agents of one silo share theirs bit for bit). So the round now groups the
+rows by content, and each agent
+- looks up its distance to each group (computed once per round and ordered
+  pair of groups: the distance depends on the two rows and on which of them
+  comes first in the sum, the lower agent index),
+- runs the same heap pass over the other agents in increasing index order,
+  one table look-up per candidate, and stops as soon as the heap's top is
+  at distance 0 (nothing later is strictly nearer).
+Every distance used is the one the matrix held (same arithmetic, same
+argument order), so the heap -- its layout included, which decides
+``heap[q]`` -- and the partner are bit for bit those of the full pass.
+With many distinct rows (early rounds) the round fills the matrix as before.
+
+The round's scratch lives in the (n, n) distance buffer ``D`` (rows as below)
+and ``gid`` (the candidate buffer): nothing new is allocated.
+"""
+import math
+
+import numpy as np
+
+from gmmproxy._kernels.cache import kernel
+from gmmproxy._kernels.neighbors import (
+    _sift_down,
+    pick_with_random_ties,
+    sparse_distance,
+    weight_distances_sparse,
+    weight_supports,
+)
+from gmmproxy._kernels.rng import randint
+
+KEY_REP = 0  # D[0, g]: the first agent of group g; D[0, n - 1]: the number of groups G
+KEY_TABLE = 1  # D[1:5]: open-addressing hash table of the groups (group + 1; 0 = empty)
+KEY_LOW = 5  # D[5, g]: the current agent's distance to the agents of group g below it
+KEY_UP = 6  # D[6, g]: ... and to those above it
+KEY_CACHE = 7  # D[7 + g, h]: distance of a row of group g (lower index) to one of group h; NaN = not yet
+# fewer agents than this: the matrix (n^2 / 2 distances are cheap, and D is too small for the layout)
+PRUNED_MIN_N = 16
+
+# ``nsupp[0]`` after :func:`knn_round_prepare` (>= 0: the rows' sparse forms, as usual)
+ROUND_DENSE = -1  # distances of this round are the dense sum
+ROUND_MATRIX = -2  # this round filled the whole matrix D (too many distinct rows)
+
+
+@kernel(inline="always")
+def _row_hash(W, a, supp, nsupp, floor):
+    # any function of the row's content; equal hashes are confirmed by _same_row
+    h = np.int64(nsupp[a]) * 1000003 + np.int64(floor[a] * 4503599627370496.0)
+    for t in range(nsupp[a]):
+        c = supp[a, t]
+        h = (h * 1000003) ^ c
+        h = (h * 1000003) ^ np.int64(W[a, c] * 4503599627370496.0)
+    return h ^ (h >> 29)
+
+
+@kernel(inline="always")
+def _same_row(W, a, b, supp, nsupp, floor):
+    # the sparse form determines the row (floor = min, support = the other components in order)
+    if floor[a] != floor[b] or nsupp[a] != nsupp[b]:
+        return False
+    for t in range(nsupp[a]):
+        c = supp[a, t]
+        if supp[b, t] != c or W[a, c] != W[b, c]:
+            return False
+    return True
+
+
+@kernel(inline="always")
+def few_groups(G, n):
+    """True when a round with G distinct rows among n agents is cheaper by groups than by the matrix.
+
+    By groups a round computes at most G^2 distances (both orders of each
+    pair) against the matrix's n^2 / 2, and the table must fit in ``D``.
+    """
+    return n >= PRUNED_MIN_N and 2 * G * G <= n * n and KEY_CACHE + G < n
+
+
+@kernel(_nrt=False)
+def knn_round_prepare(W, D, supp, nsupp, floor, gid):
+    """Per-round preparation of :func:`pick_k_nearest_grouped` for weights ``W`` (n, K); returns the groups.
+
+    Fills the sparse forms (:func:`weight_supports`), the groups of identical
+    rows (``gid[a]``, representatives, an empty distance cache) in ``D`` as
+    laid out above, and sets ``nsupp[0] = ROUND_DENSE`` when the rows are
+    dense on average (early rounds; distances are then the dense sum, as in
+    :func:`weight_distances_sparse`). With too many groups
+    (:func:`few_groups`) it fills the whole matrix as
+    :func:`weight_distances_sparse` does instead and sets ``nsupp[0] =
+    ROUND_MATRIX``.
+    """
+    n, K = W.shape
+    total = weight_supports(W, supp, nsupp, floor)
+    if n < PRUNED_MIN_N:
+        _matrix_round(W, D, supp, nsupp, floor)
+        return n
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    for t in range(size):  # size < 4 n: rows KEY_TABLE .. KEY_TABLE + 3
+        D[KEY_TABLE + t // n, t % n] = 0.0
+    G = 0
+    for a in range(n):
+        t = _row_hash(W, a, supp, nsupp, floor) & (size - 1)
+        while True:
+            e = D[KEY_TABLE + t // n, t % n]
+            if e == 0.0:
+                D[KEY_TABLE + t // n, t % n] = G + 1
+                D[KEY_REP, G] = a
+                gid[a] = G
+                G += 1
+                break
+            g = np.int64(e) - 1
+            if _same_row(W, a, np.int64(D[KEY_REP, g]), supp, nsupp, floor):
+                gid[a] = g
+                break
+            t = (t + 1) & (size - 1)
+    if not few_groups(G, n):
+        _matrix_round(W, D, supp, nsupp, floor)
+        return G
+    D[KEY_REP, n - 1] = G
+    for g in range(G):
+        for h in range(G):
+            D[KEY_CACHE + g, h] = np.nan
+    if 3 * total > n * K:
+        nsupp[0] = ROUND_DENSE
+    return G
+
+
+@kernel(inline="always")
+def _matrix_round(W, D, supp, nsupp, floor):
+    # the whole matrix, as before (recomputing the sparse forms costs O(n K) next to the n^2 / 2
+    # distances, and keeps one compiled copy of the distance loops)
+    weight_distances_sparse(W, D, supp, nsupp, floor)
+    nsupp[0] = ROUND_MATRIX
+
+
+@kernel(inline="always")
+def _content_distance(W, a, b, supp, nsupp, floor):
+    """The distance of rows a and b as the round's matrix holds it for a below b, whatever the indices.
+
+    The sum depends on the rows' contents and on their order in the call
+    only: the dense sum after :func:`knn_round_prepare` set ``ROUND_DENSE``,
+    else :func:`sparse_distance`.
+    """
+    if nsupp[0] < 0:
+        s = 0.0
+        for c in range(W.shape[1]):
+            diff = W[a, c] - W[b, c]
+            s += diff * diff
+        return math.sqrt(s)
+    return sparse_distance(W, a, b, supp, nsupp, floor)
+
+
+@kernel(inline="always")
+def _group_rows(i, W, D, gid, supp, nsupp, floor, G):
+    # D[KEY_LOW, g], D[KEY_UP, g]: agent i's distance to the rows of group g below and above it
+    g_i = gid[i]
+    for g in range(G):
+        if g == g_i:
+            # identical rows: exactly 0, as the sum gives
+            D[KEY_LOW, g] = 0.0
+            D[KEY_UP, g] = 0.0
+            continue
+        rep = np.int64(D[KEY_REP, g])
+        for below in range(2):
+            # below = 0: agents of g above i (i's row first in the sum), 1: below i
+            a = rep if below else i
+            b = i if below else rep
+            ga = gid[a]
+            gb = gid[b]
+            v = D[KEY_CACHE + ga, gb]
+            if v != v:
+                v = _content_distance(W, a, b, supp, nsupp, floor)
+                D[KEY_CACHE + ga, gb] = v
+            D[KEY_LOW if below else KEY_UP, g] = v
+
+
+@kernel(_nrt=False)
+def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties, heap):
+    """Agent i's partner, uniform among its k nearest agents, without the distance matrix.
+
+    The same result, bit for bit and draw for draw, as :func:`pick_k_nearest`
+    over all other agents (in increasing order) with ``drow`` read from the
+    round's :func:`weight_distances_sparse` matrix. Needs ``k < n - 1``,
+    ``k <= HEAP_MAX_K`` and :func:`knn_round_prepare` of this round's ``W``
+    (not ``ROUND_MATRIX``).
+    """
+    n = W.shape[0]
+    q = randint(state, k)
+    G = np.int64(D[KEY_REP, n - 1])
+    _group_rows(i, W, D, gid, supp, nsupp, floor, G)
+    j = 0
+    s = 0
+    while s < k:
+        if j != i:
+            heap[s] = j
+            drow[j] = D[KEY_LOW if j < i else KEY_UP, gid[j]]
+            s += 1
+        j += 1
+    for pos in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, k, drow, pos)
+    top = drow[heap[0]]
+    for jj in range(j, n):
+        if top == 0.0 and not random_ties:
+            break
+        if jj == i:
+            continue
+        v = D[KEY_LOW if jj < i else KEY_UP, gid[jj]]
+        if v < top:
+            drow[jj] = v
+            heap[0] = jj
+            _sift_down(heap, k, drow, 0)
+            top = drow[heap[0]]
+        elif random_ties:
+            drow[jj] = v
+    if not random_ties:
+        return heap[q]
+    # random ties: every other agent has its distance in drow
+    return pick_with_random_ties(state, q, heap, k, drow, heap, n, True, i)
