@@ -292,7 +292,11 @@ class Ensemble:
         Variables ``n_silos``, ``n_switched`` (replicate, t), ``final_silos``
         (replicate, agent), and when recorded ``silos`` (replicate, t, agent)
         and ``weights`` (replicate, t, agent, component); the provenance as
-        JSON text in ``attrs["provenance"]``.
+        JSON text in ``attrs["provenance"]``. A sparse communication graph is
+        stored as the variables ``graph_indptr`` (graph_round, n+1),
+        ``graph_indices`` (graph_edge) and ``graph_nnz`` (graph_round), its
+        CSR arrays, rather than inline in the provenance (which then says
+        ``"stored": "arrays"``).
         """
         from gmmproxy._tidy import ensemble_xarray
 
