@@ -8,9 +8,8 @@ from gmmproxy._kernels import em, rounds, runner
 
 @pytest.mark.parametrize("kw", [
     dict(n_agents=12, n_components=em.EM_HULL_MIN_K, p_mirror=0.3, sigma=0.3),
-    dict(n_agents=10, n_components=130, n_neighbors=3, rag_size=3, sigma=0.8),
-    dict(n_agents=8, n_components=100, means=np.sort(np.random.default_rng(2).uniform(0, 40, 100)),
-         covariances=np.random.default_rng(3).uniform(0.05, 2.0, 100), rag_replacement="fifo"),
+    # kNN partners, FIFO replacement, a wider band: one more compiled variant, not three (suite time)
+    dict(n_agents=10, n_components=130, n_neighbors=3, rag_size=3, sigma=0.8, rag_replacement="fifo"),
 ])
 def test_wide_variant_gives_the_plain_em_steps_numbers(kw, monkeypatch):
     cfg = SimulationConfig(**kw)
