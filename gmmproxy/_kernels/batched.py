@@ -312,6 +312,10 @@ def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, a
             if q >= J:
                 break
             b = order[q]
-            run_job(states[b], W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
+            # a private copy of the generator state: adjacent jobs' states share a cache line, and
+            # two threads writing it at every draw would stall each other (false sharing)
+            state = states[b].copy()
+            run_job(state, W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
                     activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
                     out_weights[b])
+            states[b, :] = state
