@@ -129,23 +129,28 @@ def fit_command(ctx, logs, out_dir, seed, population_size, max_generations, repl
 @click.option("--steps", default=80, show_default=True, type=click.IntRange(min=1),
               help="Number of LLM steps T (t = 0 .. T-1).")
 @click.option("--replicates", default=500, show_default=True, type=click.IntRange(min=1))
+@click.option("--n-agents", "n_agents", default=None, type=click.IntRange(min=2),
+              help="Population size [default: the calibration's]; another size needs the paper's geometry.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as one JSON object.")
 @click.option("--save", "save_path", default=None, type=click.Path(dir_okay=False),
               help="Also save the Ensemble (.npz).")
 @force_option
 @click.pass_context
-def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, seed, as_json, save_path, force):
+def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, n_agents, seed, as_json, save_path,
+                    force):
     """Predict the LLM's silo statistics for a setting, from the posterior."""
     _need_extra(ctx)
     from gmmproxy.bridge.calibration.predict import predict
     from gmmproxy.bridge.calibration.statistics import summary_statistics
 
     check_outputs(force, save=save_path)
-    ens = predict(calib_dir, p_mirror, n_neighbors, steps=steps, replicates=replicates, seed=seed)
+    ens = predict(calib_dir, p_mirror, n_neighbors, steps=steps, replicates=replicates, seed=seed,
+                  n_agents=n_agents)
     st = summary_statistics(ens)
     T = st.pop("n_steps")
-    out = {"p_mirror": p_mirror, "n_neighbors": n_neighbors, "n_steps": T, "replicates": ens.replicates,
+    out = {"p_mirror": p_mirror, "n_neighbors": n_neighbors, "n_agents": ens.config.n_agents, "n_steps": T,
+           "replicates": ens.replicates,
            "statistics": {k: {"mean": float(v.mean()), "q05": float(np.quantile(v, 0.05)),
                               "q95": float(np.quantile(v, 0.95))} for k, v in st.items()},
            "n_silos_mean": ens.n_silos.mean(axis=0).tolist()}

@@ -50,8 +50,7 @@ class Geometry:
         except np.linalg.LinAlgError:
             raise ValueError("covariances must be symmetric positive definite") from None
         if initial_weights is None:
-            w = np.full((n, K), eps / K)
-            w[np.arange(n), np.arange(n) % K] = 1.0 - eps
+            w = _paper_weights(n, K, eps)
         else:
             w = np.asarray(initial_weights, dtype=np.float64)
             if w.shape != (n, K):
@@ -62,7 +61,29 @@ class Geometry:
         self.means = np.ascontiguousarray(mu)
         self.chol = np.ascontiguousarray(chol)
         self.initial_weights = np.ascontiguousarray(w)
-        self.default = means is None and covariances is None and initial_weights is None
+        self.eps = float(eps)
+        # the paper's geometry, however it was given (a calibration read back from disk passes its arrays)
+        self.default = (means is None and covariances is None and initial_weights is None) or (
+            K == n and d == 1 and np.array_equal(self.means[:, 0], np.arange(n, dtype=np.float64))
+            and np.array_equal(self.chol, np.ones((K, 1, 1))) and np.array_equal(self.initial_weights,
+                                                                                  _paper_weights(n, K, eps)))
+
+    def for_agents(self, n_agents: int) -> "Geometry":
+        """The geometry for a population of ``n_agents``: this one, or the paper's for another n.
+
+        The paper's geometry (K = n topics at 0 .. n-1, agent i on topic i)
+        exists for every n, so a calibration fitted on runs of 30 agents can
+        predict runs of 50. A geometry from perspective space (``components``)
+        describes its own agents only.
+        """
+        n = int(n_agents)
+        if n == self.n_agents:
+            return self
+        if not self.default:
+            raise ValueError(f"n_agents must be {self.n_agents}: the components of this calibration describe "
+                             f"{self.n_agents} agents (got runs of {n}); refit with the default geometry, or with "
+                             f"components built from runs of {n} agents")
+        return Geometry(n, eps=self.eps)
 
     @classmethod
     def from_npz(cls, path, n_agents: int | None = None) -> "Geometry":
@@ -78,6 +99,13 @@ class Geometry:
     @property
     def n_components(self) -> int:
         return int(self.means.shape[0])
+
+
+def _paper_weights(n, K, eps):
+    """Agent i certain of topic i mod K, up to eps spread over all K topics."""
+    w = np.full((n, K), eps / K)
+    w[np.arange(n), np.arange(n) % K] = 1.0 - eps
+    return w
 
 
 def _per_job(name, value, J, dtype, lo, hi, integer=False):
@@ -109,7 +137,7 @@ def _relative_cost(p, k, r, m, a, answer_current, n):
 
 def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sigma, rag_size,
                    rounds_per_step=1, activation=1.0, eps=1e-12, answer_current=False,
-                   seed=None, return_copied: bool = False, return_weights: bool = False):
+                   seed=None, job_index=None, return_copied: bool = False, return_weights: bool = False):
     """Run one replicate per entry of the (broadcast) parameter arrays.
 
     Parameters
@@ -122,6 +150,10 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
         :mod:`gmmproxy._kernels.batched` for their meaning.
     seed : int, SeedSequence or None
         Job b uses ``replicate_seed(seed, b)``.
+    job_index : array of int, optional
+        Job b uses ``replicate_seed(seed, job_index[b])`` instead: for a set of
+        jobs split over several calls (populations of different sizes), so
+        that each job's stream does not depend on the split.
     return_copied : bool
         Also return which agents copied in each step.
     return_weights : bool
@@ -156,7 +188,13 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     a = _per_job("activation", activation, J, np.float64, 1e-6, 1.0)
     e = _per_job("eps", eps, J, np.float64, 1e-300, 1e-3)
     ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
-    states = job_states(seed, J)  # = replicate_states(seed, J), vectorised
+    if job_index is None:
+        states = job_states(seed, J)  # = replicate_states(seed, J), vectorised
+    else:
+        idx = np.asarray(job_index)
+        if idx.shape != (J,) or not np.issubdtype(idx.dtype, np.integer) or (J and idx.min() < 0):
+            raise ValueError(f"job_index must hold {J} integers >= 0; got shape {idx.shape}")
+        states = np.ascontiguousarray(job_states(seed, int(idx.max()) + 1)[idx])
     out = np.zeros((J, int(steps) + 1, n), dtype=np.int16)
     copied = np.zeros((J, int(steps) + 1, n), dtype=np.bool_)
     K = geometry.n_components

@@ -316,18 +316,19 @@ def fit(logs, out=None, *, model: ProxyModel | None = None, components=None, see
     if not model.free:
         raise ValueError("model must have at least one free parameter to fit")
     observed = load_logs(logs, times)
-    ns = {oc.condition.n_agents for oc in observed}
-    if len(ns) != 1:
-        raise ValueError(f"all logs must have the same number of agents; got {sorted(ns)}")
-    n = ns.pop()
+    ns = sorted({oc.condition.n_agents for oc in observed})
+    # runs of several population sizes share one calibration on the paper's geometry (K = n topics for
+    # each n); components from perspective space describe the agents of one size only
+    n = max(ns, key=lambda m: (sum(oc.condition.n_agents == m for oc in observed), m))
     if components is None:
         geometry = Geometry(n)
     elif isinstance(components, Geometry):
         geometry = components
     else:
         geometry = Geometry.from_npz(components, n_agents=n)
-    if geometry.n_agents != n:
-        raise ValueError(f"components have {geometry.n_agents} agents but the logs {n}")
+    if not geometry.default and any(m != geometry.n_agents for m in ns):
+        raise ValueError(f"components have {geometry.n_agents} agents but the logs have n_agents {ns}: with "
+                         "components, all logs must come from populations of that size")
     if out is None:
         out_dir = Path(tempfile.mkdtemp(prefix="gmmproxy-calib-"))
     else:

@@ -12,7 +12,7 @@ __all__ = ["predict"]
 
 
 def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, replicates: int = 500,
-            seed: int = 0):
+            seed: int = 0, n_agents: int | None = None):
     """Simulate the calibrated proxy for an LLM condition, one posterior draw per replicate.
 
     Parameters
@@ -27,6 +27,9 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
         the Ensemble holds ``steps - 1`` proxy steps after its initial state.
     replicates : int >= 1
     seed : int >= 0
+    n_agents : int >= 2, optional
+        Population size; default the calibration's. Another size needs the
+        paper's geometry (a calibration without ``components``).
 
     Returns
     -------
@@ -45,7 +48,8 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
 
     if not isinstance(result, CalibrationResult):
         result = load_result(result)
-    n = result.geometry.n_agents
+    n = result.geometry.n_agents if n_agents is None else check_count("n_agents", n_agents, 2)
+    geometry = result.geometry.for_agents(n)
     try:
         p = float(p_mirror)
     except (TypeError, ValueError):
@@ -63,7 +67,7 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
     rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
     thetas = result.sample(replicates, rng)
     # one replicate per posterior draw, all in one kernel call
-    runs = simulate_silos(result.model, thetas, [cond], 1, result.geometry, np.random.SeedSequence([seed, 12]),
+    runs = simulate_silos(result.model, thetas, [cond], 1, geometry, np.random.SeedSequence([seed, 12]),
                           return_copied=True)
     silos = np.concatenate([row[0][0] for row in runs], axis=0)
     copied = np.concatenate([row[0][1] for row in runs], axis=0)
@@ -74,12 +78,12 @@ def predict(result, p_mirror: float, n_neighbors: int, *, steps: int = 80, repli
     s = result.model.proxy_settings(med, cond)
     kw = dict(n_agents=n, p_mirror=s["p_mirror"], n_neighbors=s["n_neighbors"], rag_size=s["rag_size"],
               eps=min(s["eps"], 1e-3))
-    if result.geometry.default:
+    if geometry.default:
         kw["sigma"] = s["sigma"]
     else:
-        chol = result.geometry.chol * s["sigma"]
-        kw.update(means=result.geometry.means, covariances=chol @ np.swapaxes(chol, 1, 2),
-                  init_weights=result.geometry.initial_weights)
+        chol = geometry.chol * s["sigma"]
+        kw.update(means=geometry.means, covariances=chol @ np.swapaxes(chol, 1, 2),
+                  init_weights=geometry.initial_weights)
     ens = Ensemble(config=SimulationConfig(**kw), steps=steps - 1, n_silos=ns, n_switched=sw,
                    final_silos=silos[:, -1].copy(), silos=silos, replicates_requested=replicates,
                    seed={"calibration_seed": seed}, version=_version(), engine="calibrated",

@@ -14,6 +14,9 @@ def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geome
                    return_copied: bool = False):
     """Silo trajectories of ``replicates`` runs for every (theta, condition).
 
+    Conditions whose ``n_agents`` differs from ``geometry``'s run on
+    ``geometry.for_agents(n)`` (the paper's geometry exists for every n).
+
     Returns
     -------
     list (over thetas) of list (over conditions) of ndarray (replicates, T_c, n)
@@ -22,25 +25,35 @@ def simulate_silos(model: ProxyModel, thetas, conditions, replicates: int, geome
     """
     conditions = list(conditions)
     steps = max(c.n_steps for c in conditions) - 1
-    cols = {}
+    # the geometry of each population size, checked before any work (a components geometry has one size)
+    geometries = {c.n_agents: geometry.for_agents(c.n_agents) for c in conditions}
+    # job b = (theta, condition, replicate) in this order; its stream depends on b only
+    jobs = {n: ({}, []) for n in geometries}
+    b = 0
     for theta in thetas:
         for cond in conditions:
-            if cond.n_agents != geometry.n_agents:
-                raise ValueError(f"condition {cond.key} has n_agents = {cond.n_agents} but the proxy geometry "
-                                 f"has {geometry.n_agents} agents")
+            cols, index = jobs[cond.n_agents]
             s = model.proxy_settings(theta, cond)
             for key, val in s.items():
                 cols.setdefault(key, []).append(np.full(replicates, val))
-    kw = {key: np.concatenate(v) for key, v in cols.items()}
-    silos, copied = simulate_batch(geometry, steps, seed=seed, return_copied=True, **kw)
+            index.append(np.arange(b, b + replicates))
+            b += replicates
+    results = {}
+    for n, (cols, index) in jobs.items():
+        kw = {key: np.concatenate(v) for key, v in cols.items()}
+        # one population size (the usual case): jobs 0 .. J-1 in order, as before the split existed
+        job_index = None if len(jobs) == 1 else np.concatenate(index)
+        results[n] = simulate_batch(geometries[n], steps, seed=seed, job_index=job_index, return_copied=True, **kw)
     out = []
-    b = 0
+    start = {n: 0 for n in jobs}
     for _ in thetas:
         row = []
         for cond in conditions:
-            s = silos[b:b + replicates, :cond.n_steps]
-            row.append((s, copied[b:b + replicates, :cond.n_steps]) if return_copied else s)
-            b += replicates
+            silos, copied = results[cond.n_agents]
+            a = start[cond.n_agents]
+            s = silos[a:a + replicates, :cond.n_steps]
+            row.append((s, copied[a:a + replicates, :cond.n_steps]) if return_copied else s)
+            start[cond.n_agents] = a + replicates
         out.append(row)
     return out
 
@@ -54,9 +67,9 @@ def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, 
     names = statistic_names(times)
     runs = simulate_silos(model, thetas, conditions, replicates, geometry, seed, return_copied=True)
     out = np.empty((len(runs), len(conditions), replicates, len(names)))
-    # one statistics call per run length (conditions of equal T share it), not per (theta, condition)
-    for T in sorted({c.n_steps for c in conditions}):
-        cols = [c for c, cond in enumerate(conditions) if cond.n_steps == T]
+    # one statistics call per run shape (conditions of equal T and n share it), not per (theta, condition)
+    for T, n in sorted({(c.n_steps, c.n_agents) for c in conditions}):
+        cols = [c for c, cond in enumerate(conditions) if (cond.n_steps, cond.n_agents) == (T, n)]
         silos = np.concatenate([runs[a][c][0] for a in range(len(runs)) for c in cols])
         copied = np.concatenate([runs[a][c][1] for a in range(len(runs)) for c in cols])
         st = summary_statistics(silos, times, copying=copied)

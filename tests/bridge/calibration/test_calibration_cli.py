@@ -57,6 +57,16 @@ def test_validate_json_via_cli(tmp_path):
                                   "--neighbors", "3", "--steps", "25", "--replicates", "5", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["replicates"] == 5
+    # a population size other than the fitted logs' (the paper's geometry exists for every n)
+    r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
+                                  "--neighbors", "3", "--steps", "25", "--replicates", "5", "--n-agents", "12",
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output)
+    assert obj["n_agents"] == 12 and obj["n_silos_mean"][0] == 12.0 and len(obj["n_silos_mean"]) == 25
+    r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
+                                  "--neighbors", "3", "--n-agents", "1"])
+    assert r.exit_code == 2 and "--n-agents" in r.output, r.output
     # outputs are checked before any work: a missing folder, an existing file without --force
     r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
                                   "--n-neighbors", "3", "--save", str(tmp_path / "no" / "e.npz")])
