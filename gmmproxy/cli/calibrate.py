@@ -147,12 +147,14 @@ def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, n_
     check_outputs(force, save=save_path)
     ens = predict(calib_dir, p_mirror, n_neighbors, steps=steps, replicates=replicates, seed=seed,
                   n_agents=n_agents)
-    st = summary_statistics(ens)
+    st = summary_statistics(ens, late_times="nan")
     T = st.pop("n_steps")
     out = {"p_mirror": p_mirror, "n_neighbors": n_neighbors, "n_agents": ens.config.n_agents, "n_steps": T,
            "replicates": ens.replicates,
            "statistics": {k: {"mean": float(v.mean()), "q05": float(np.quantile(v, 0.05)),
-                              "q95": float(np.quantile(v, 0.95))} for k, v in st.items()},
+                              "q95": float(np.quantile(v, 0.95))}
+                          # N(t) for t beyond the run is unknown: left out rather than NaN (not JSON)
+                          for k, v in st.items() if np.all(np.isfinite(v))},
            "n_silos_mean": ens.n_silos.mean(axis=0).tolist()}
     if save_path:
         ens.save(save_path)

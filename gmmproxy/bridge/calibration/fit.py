@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -131,11 +132,13 @@ class CalibrationResult:
             "geometry": {"means": self.geometry.means.tolist(), "chol": self.geometry.chol.tolist(),
                          "initial_weights": self.geometry.initial_weights.tolist()},
             "observed": [{"condition": dataclasses.asdict(oc.condition),
-                          "statistics": {k: v.tolist() for k, v in oc.statistics.items()},
+                          # unknown values (NaN) as null: strict JSON; they read back as NaN
+                          "statistics": {k: [x if math.isfinite(x) else None for x in v.tolist()]
+                                         for k, v in oc.statistics.items()},
                           "sources": oc.sources, "mirror_fraction": oc.mirror_fraction,
                           "silos": oc.silos.tolist()} for oc in self.observed],
         }
-        _atomic_text(out_dir / "calibration.json", json.dumps(meta))
+        _atomic_text(out_dir / "calibration.json", json.dumps(meta, allow_nan=False))
         self.out_dir = str(out_dir)
         return out_dir
 

@@ -65,7 +65,7 @@ def load_logs(logs, times=DEFAULT_TIMES) -> list:
     out = []
     for cond in sorted(groups, key=lambda c: (c.p_mirror, c.n_neighbors, c.n_agents, c.n_steps)):
         trajs = groups[cond]
-        st = summary_statistics(trajs, times)
+        st = summary_statistics(trajs, times, late_times="nan")
         mirror = None
         if all(t.interactions_known for t in trajs):
             mirror = float(np.mean([t.mirrored[1:].mean() for t in trajs]))

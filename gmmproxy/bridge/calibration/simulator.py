@@ -72,7 +72,7 @@ def simulate_statistics(model: ProxyModel, thetas, conditions, replicates: int, 
         cols = [c for c, cond in enumerate(conditions) if (cond.n_steps, cond.n_agents) == (T, n)]
         silos = np.concatenate([runs[a][c][0] for a in range(len(runs)) for c in cols])
         copied = np.concatenate([runs[a][c][1] for a in range(len(runs)) for c in cols])
-        st = summary_statistics(silos, times, copying=copied)
+        st = summary_statistics(silos, times, copying=copied, late_times="nan")
         block = np.stack([st[nm] for nm in names], axis=-1).reshape(len(runs), len(cols), replicates, len(names))
         out[:, cols] = block
     return out

@@ -191,7 +191,7 @@ def _entropy_bits(final_silos) -> np.ndarray:
     return -terms.sum(axis=1) + 0.0
 
 
-def summary_statistics(source, times=DEFAULT_TIMES, copying=None) -> dict:
+def summary_statistics(source, times=DEFAULT_TIMES, copying=None, late_times: str = "error") -> dict:
     """Per-replicate summary statistics of proxy or LLM trajectories.
 
     Parameters
@@ -203,6 +203,11 @@ def summary_statistics(source, times=DEFAULT_TIMES, copying=None) -> dict:
     copying : ndarray (R, T, n) of bool, optional
         Copying agent-steps (see :func:`copying_steps`, which is used when
         this is not given); without them ``copy_switch_rate`` is NaN.
+    late_times : {"error", "nan"}
+        What a time t >= T of ``times`` gives: a ValueError, or NaN for
+        ``n_silos_t{t}`` (unknown: the runs end before t). The calibration
+        uses "nan", so that runs shorter than its N(t) times still compare on
+        every other statistic.
 
     Returns
     -------
@@ -211,14 +216,17 @@ def summary_statistics(source, times=DEFAULT_TIMES, copying=None) -> dict:
         plus ``"n_steps"`` (int T, the censoring value of ``time_to_single_silo``).
     """
     times = _check_times(times)
+    if late_times not in ("error", "nan"):
+        raise ValueError(f"late_times must be 'error' or 'nan'; got {late_times!r}")
     ns, sw, final, n = silo_counts(source)
     if copying is None:
         copying = copying_steps(source)
     T = ns.shape[1]
     late = [t for t in times if t >= T]
-    if late:
+    if late and late_times == "error":
         raise ValueError(f"times must be < the number of steps T = {T}; got {late}")
-    out = {f"n_silos_t{t}": ns[:, t].astype(np.float64) for t in times}
+    out = {f"n_silos_t{t}": ns[:, t].astype(np.float64) if t < T else np.full(ns.shape[0], np.nan)
+           for t in times}
     out["silos_final"] = ns[:, -1].astype(np.float64)
     t_single = metrics.time_to_single_silo_from_counts(ns)
     reached = t_single != metrics.NEVER

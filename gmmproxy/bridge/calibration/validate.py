@@ -14,7 +14,9 @@ Score (lower is better): the mean over conditions and the statistics of
 over the observed replicates (floored; see
 :func:`~gmmproxy.bridge.calibration.fit.statistic_scales`) -- an error in
 units of the LLM's own replicate-to-replicate spread. The same formula with
-``baseline_mean`` gives the baseline's score.
+``baseline_mean`` gives the baseline's score. N(t) of runs that end before
+step t is unknown and left out, of the score and of the condition's
+``statistics``.
 """
 from __future__ import annotations
 
@@ -57,7 +59,9 @@ def baseline_means(conditions, geometry: Geometry, times, *, replicates=200, see
 
 def _score(pred, obs, scales, names):
     cols = [names.index(s) for s in SCORE_STATISTICS if s in names]
-    return float(np.mean(np.abs(pred[:, cols] - obs[:, cols]) / scales[cols]))
+    err = np.abs(pred[:, cols] - obs[:, cols]) / scales[cols]
+    # N(t) of runs that end before t is unknown (NaN) and left out of the mean
+    return float(np.mean(err[np.isfinite(err)]))
 
 
 def validate(result, logs=None, *, draws=200, baseline_replicates=200, seed=0) -> dict:
@@ -129,7 +133,8 @@ def validate(result, logs=None, *, draws=200, baseline_replicates=200, seed=0) -
                   "baseline": _score(base_all, obs_all, scales, names),
                   "definition": "mean over conditions and statistics " + ", ".join(SCORE_STATISTICS)
                                 + " of |predicted_mean - observed_mean| / scale (pooled within-condition "
-                                  "SD of the observed replicates, floored)",
+                                  "SD of the observed replicates, floored); N(t) of runs shorter than t "
+                                  "is left out",
                   "scales": {nm: float(scales[a]) for a, nm in enumerate(names)}},
         "summary": {"conditions": len(out_conditions), "headline_inside": int(headline_hits),
                     "n_silos_t10_inside": int(n10_hits)},
