@@ -92,48 +92,78 @@ def plot_nt_grid(result, observed, path, *, draws=100, seed=0):
     base = simulate_silos(BASELINE, [{}], conds, 100, result.geometry, np.random.SeedSequence([seed, 23]))[0]
     ps = sorted({c.p_mirror for c in conds})
     ks = sorted({c.n_neighbors for c in conds})
-    fig, axes = plt.subplots(len(ps), len(ks), figsize=(3.2 * len(ks), 2.7 * len(ps)), squeeze=False,
-                             sharey=True)
+    # a p x k grid when each (p, k) is one condition (the flower design); otherwise one panel per
+    # condition in rows of at most 4, titled with n and T where those differ
+    grid = len({(c.p_mirror, c.n_neighbors) for c in conds}) == len(conds)
+    if grid:
+        rows, cols = len(ps), len(ks)
+        where = [(ps.index(c.p_mirror), ks.index(c.n_neighbors)) for c in conds]
+    else:
+        cols = min(4, len(conds))
+        rows = -(-len(conds) // cols)
+        where = [divmod(c, cols) for c in range(len(conds))]
+    show_n = len({c.n_agents for c in conds}) > 1
+    show_T = len({c.n_steps for c in conds}) > 1
+    # wide enough for the legend's 4 columns under a single panel
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.2 * cols, 7.5), 2.7 * rows), squeeze=False, sharey=True)
+    n_max = max(c.n_agents for c in conds)
+    ticks = [v for v in (1, 2, 5, 10, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000) if v <= n_max] or [1]
     for c, oc in enumerate(observed):
         cond = oc.condition
-        ax = axes[ps.index(cond.p_mirror), ks.index(cond.n_neighbors)]
+        row, col = where[c]
+        ax = axes[row, col]
+        first = c == 0  # legend entries once
         t = np.arange(cond.n_steps)
         curves = np.stack([n_silos(sim[a][c][0]) for a in range(len(thetas))])
         lo, med, hi = np.quantile(curves, [0.05, 0.5, 0.95], axis=0)
-        ax.fill_between(t, lo, hi, color="C0", alpha=0.25, lw=0, label="calibrated 90% band")
-        ax.plot(t, med, color="C0", lw=1.5, label="calibrated median")
-        ax.plot(t, n_silos(base[c]).mean(axis=0), color="C3", lw=1.5, ls="--", label="paper's proxy (mean)")
+        ax.fill_between(t, lo, hi, color="C0", alpha=0.25, lw=0, label="calibrated 90% band" if first else None)
+        ax.plot(t, med, color="C0", lw=1.5, label="calibrated median" if first else None)
+        ax.plot(t, n_silos(base[c]).mean(axis=0), color="C3", lw=1.5, ls="--",
+                label="paper's proxy (mean)" if first else None)
         for r, s in enumerate(oc.silos):
-            ax.plot(t, n_silos(s), color="k", lw=0.8, alpha=0.7, label="LLM runs" if r == 0 else None)
-        ax.set_title(f"p = {cond.p_mirror:g}, k = {cond.n_neighbors}", fontsize=10)
+            ax.plot(t, n_silos(s), color="k", lw=0.8, alpha=0.7, label="LLM runs" if first and r == 0 else None)
+        title = f"p = {cond.p_mirror:g}, k = {cond.n_neighbors}"
+        title += f", n = {cond.n_agents}" if show_n else ""
+        title += f", T = {cond.n_steps}" if show_T else ""
+        ax.set_title(title, fontsize=10)
         ax.set_yscale("log")
-        ax.set_yticks([1, 2, 5, 10, 30])
-        ax.set_yticklabels(["1", "2", "5", "10", "30"])
+        ax.set_yticks(ticks)
+        ax.set_yticklabels([str(v) for v in ticks])
         ax.set_xlim(0, cond.n_steps - 1)
-        if ks.index(cond.n_neighbors) == 0:
+        if col == 0:
             ax.set_ylabel("silos N(t)")
-        if ps.index(cond.p_mirror) == len(ps) - 1:
+        if row == rows - 1 or (not grid and c + cols >= len(conds)):
             ax.set_xlabel("step t")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.04), frameon=False)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    for row in range(rows):  # unused cells of the last row
+        for col in range(cols):
+            if (row, col) not in where:
+                axes[row, col].set_visible(False)
+    handles, labels = axes[where[0]].get_legend_handles_labels()
+    legend_height = 0.6 / fig.get_figheight()  # inches of one legend row, as a figure fraction
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, legend_height, 1, 1))
     _savefig(fig, path)
     plt.close(fig)
 
 
 def validation_markdown(table: dict) -> str:
     """The validation table as Markdown (headline statistic and N(10) of every condition, plus the score)."""
-    lines = ["| p | k | runs | headline | LLM mean [min, max] | calibrated mean [90% band] | inside | "
+    conds = table["conditions"]
+    # columns for n and T only where the conditions differ in them (the flower design has one of each)
+    extra = [key for key in ("n_agents", "n_steps") if len({c.get(key) for c in conds}) > 1]
+    head = "".join(f" {'n' if key == 'n_agents' else 'T'} |" for key in extra)
+    lines = ["| p | k |" + head + " runs | headline | LLM mean [min, max] | calibrated mean [90% band] | inside | "
              "paper's proxy | LLM N(10) | calibrated N(10) [band] | inside |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for c in table["conditions"]:
+             "|---|---|" + "---|" * len(extra) + "---|---|---|---|---|---|---|---|---|"]
+    for c in conds:
         h = c["headline"]
         s = c["statistics"][h]
         n = c["statistics"].get("n_silos_t10")
         cens = ""
         if h == "time_to_single_silo" and c["statistics"][h].get("censored_runs"):
             cens = f" ({c['statistics'][h]['censored_runs']} censored)"
-        row = (f"| {c['p_mirror']:g} | {c['n_neighbors']} | {c['replicates']} | {h} | "
+        row = (f"| {c['p_mirror']:g} | {c['n_neighbors']} |" + "".join(f" {c[key]} |" for key in extra)
+               + f" {c['replicates']} | {h} | "
                f"{s['observed_mean']:.2f} [{s['observed_min']:.0f}, {s['observed_max']:.0f}]{cens} | "
                f"{s['predicted_mean']:.2f} [{s['predicted_lo']:.2f}, {s['predicted_hi']:.2f}] | "
                f"{'yes' if s['inside'] else 'no'} | {s['baseline_mean']:.2f} | ")
@@ -159,13 +189,16 @@ def _loco_markdown(loco) -> str:
     for e in loco:
         h = e["headline"]
         s = e["statistics"][h]
-        n = e["statistics"]["n_silos_t10"]
+        n = e["statistics"].get("n_silos_t10")
+        if n is None:  # runs shorter than 11 steps: N(10) unknown
+            n = {"observed_mean": float("nan"), "predicted_mean": float("nan"), "predicted_lo": float("nan"),
+                 "predicted_hi": float("nan"), "inside": False}
         lines.append(f"| {e['p_mirror']:g} | {e['n_neighbors']} | {h} | {s['observed_mean']:.2f} | "
                      f"{s['predicted_mean']:.2f} [{s['predicted_lo']:.2f}, {s['predicted_hi']:.2f}] | "
                      f"{'yes' if s['inside'] else 'no'} | {n['observed_mean']:.2f} | {n['predicted_mean']:.2f} "
                      f"[{n['predicted_lo']:.2f}, {n['predicted_hi']:.2f}] | {'yes' if n['inside'] else 'no'} |")
     hits = sum(e["statistics"][e["headline"]]["inside"] for e in loco)
-    n10 = sum(e["statistics"]["n_silos_t10"]["inside"] for e in loco)
+    n10 = sum(e["statistics"]["n_silos_t10"]["inside"] for e in loco if "n_silos_t10" in e["statistics"])
     lines.append("")
     lines.append(f"Left-out condition's headline inside its band: {hits}/{len(loco)}; N(10): {n10}/{len(loco)}.")
     return "\n".join(lines)

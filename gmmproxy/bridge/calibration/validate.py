@@ -146,7 +146,8 @@ def loco_entry(sub_result, held_out, *, draws=100, seed=0) -> dict:
     names = list(statistic_names(sub_result.times))
     cond = held_out.condition
     mean, lo, hi = predictive_band(sub_result, [cond], held_out.replicates, draws=draws, seed=seed)
-    out = {"p_mirror": cond.p_mirror, "n_neighbors": cond.n_neighbors, "headline": headline_statistic(cond.n_neighbors),
+    out = {"p_mirror": cond.p_mirror, "n_neighbors": cond.n_neighbors, "n_agents": cond.n_agents,
+           "n_steps": cond.n_steps, "headline": headline_statistic(cond.n_neighbors),
            "posterior": sub_result.summary(), "statistics": {}}
     for a, nm in enumerate(names):
         x = float(held_out.statistics[nm].mean())

@@ -93,19 +93,26 @@ def test_components_geometry_rejects_another_population_size_before_work():
     assert calls == []
 
 
+def _logs(out, cells, T=25):
+    """Proxy runs (2 per cell) written as logs; cells: (n, p, k)."""
+    out.mkdir()
+    logs = []
+    for n, p, k in cells:
+        s, copied = simulator.simulate_silos(MODEL, [{"time_scale": 1.0, "p_exponent": 1.0}], [Condition(p, k, n, T)],
+                                             2, Geometry(n), n, return_copied=True)[0][0]
+        logs += simulator.write_proxy_logs(s, out, p_mirror=p, n_neighbors=k, copied=copied, prefix=f"n{n}")
+    return logs
+
+
 def test_predict_and_validate_for_another_population_size(tmp_path):
     pytest.importorskip("pyabc")
     pytest.importorskip("pandas")
     from gmmproxy.bridge.calibration.fit import fit, load_result
     from gmmproxy.bridge.calibration.predict import predict
+    from gmmproxy.bridge.calibration.report import validation_markdown
     from gmmproxy.bridge.calibration.validate import validate
 
-    logs = []
-    (tmp_path / "logs").mkdir()
-    for n, (p, k) in ((10, (0.2, 3)), (8, (0.7, 2))):
-        s, copied = simulator.simulate_silos(MODEL, [{"time_scale": 1.0, "p_exponent": 1.0}], [Condition(p, k, n, 25)],
-                                             2, Geometry(n), 1, return_copied=True)[0][0]
-        logs += simulator.write_proxy_logs(s, tmp_path / "logs", p_mirror=p, n_neighbors=k, copied=copied)
+    logs = _logs(tmp_path / "logs", [(10, 0.2, 3), (8, 0.7, 2)])
     # logs of two population sizes in one fit
     res = fit(logs, tmp_path / "c", model=MODEL, seed=0, max_generations=1, population_size=12, replicates=2,
               loco=False, times=(5, 10, 20), progress=False)
@@ -120,3 +127,32 @@ def test_predict_and_validate_for_another_population_size(tmp_path):
     table = validate(loaded, draws=10, baseline_replicates=10)
     assert sorted(c["n_agents"] for c in table["conditions"]) == [8, 10]
     json.dumps(table)
+    # the table names n where the conditions differ in it, and only then
+    md = validation_markdown(table).splitlines()
+    assert md[0].startswith("| p | k | n | runs |")
+    assert {row.split("|")[3].strip() for row in md[2:4]} == {"8", "10"}
+    one = dict(table, conditions=[c for c in table["conditions"] if c["n_agents"] == 8])
+    assert validation_markdown(one).startswith("| p | k | runs |")
+
+
+def test_nt_grid_gives_each_condition_its_own_panel(tmp_path, monkeypatch):
+    """Two conditions of the same (p, k) and different n: two panels titled with n, one legend entry each."""
+    pytest.importorskip("pyabc")
+    pytest.importorskip("pandas")
+    from gmmproxy.bridge.calibration import report
+    from gmmproxy.bridge.calibration.fit import fit, load_logs
+
+    logs = _logs(tmp_path / "logs", [(12, 0.5, 3), (7, 0.5, 3)])
+    res = fit(logs, tmp_path / "c", model=MODEL, seed=0, max_generations=1, population_size=12, replicates=2,
+              loco=False, times=(5, 10), progress=False)
+    figs = []
+    monkeypatch.setattr(report, "_savefig", lambda fig, path: figs.append(fig))
+    report.plot_nt_grid(res, load_logs(logs, res.times), tmp_path / "g.png", draws=10)
+    (fig,) = figs
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert sorted(ax.get_title() for ax in axes) == ["p = 0.5, k = 3, n = 12", "p = 0.5, k = 3, n = 7"]
+    for ax in axes:  # each panel's own population: the LLM runs start at n silos
+        n = int(ax.get_title().rsplit("= ", 1)[1])
+        assert max(v for line in ax.get_lines() for v in line.get_ydata()) == n
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sorted(labels) == sorted(set(labels)) and len(labels) == 4
