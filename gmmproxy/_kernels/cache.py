@@ -113,18 +113,31 @@ class _KernelCache(FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
-def kernel(**options):
+def kernel(internal=False, **options):
     """``numba.njit(**options)`` whose on-disk cache lives in the digest-named folder.
 
     Closures made by a factory are cached too: Numba keys their entries on
-    the values of the closure variables (see ``rounds.py``).
+    the values of the closure variables (see ``rounds.py``), which must
+    therefore be plain numbers (a pickled dispatcher carries a per-process
+    id: the entry would never be found again).
+
+    ``internal=True``: a helper called only from other kernels, never from
+    Python; it is compiled without the Python wrapper (which unboxes every
+    array of its named-structure arguments, a large part of a small helper's
+    compile time). Calling it from Python is not possible.
     """
     options.pop("cache", None)
+    if internal:
+        options["no_cpython_wrapper"] = True
     # NumPy's error model: a float division by zero gives inf/NaN instead of
     # a compiled ZeroDivisionError check at every division (the kernels'
     # divisors are positive by construction: clipped weights, counts >= 1);
     # fewer branches to compile, and loops with a division can vectorise
     options.setdefault("error_model", "numpy")
+    # no C-callable (cfunc) wrapper: the kernels are called from Python (the CPython wrapper) or
+    # from other kernels (the native function), never through a C function pointer; the wrapper
+    # would be generated, optimised and cached for every kernel for nothing
+    options.setdefault("no_cfunc_wrapper", True)
 
     def wrap(func):
         disp = numba.njit(**options)(func)

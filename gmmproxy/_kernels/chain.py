@@ -84,7 +84,7 @@ def point_loglik(x, means, inv_two_var, log_sig_d, out):
         out[c] = -q * inv_two_var[c] - log_sig_d[c]
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def em_step(logw, ll, r, log_eps, log_1m_eps, s_buf, lg_buf, out):
     """One EM weight step in log space.
 
@@ -136,7 +136,7 @@ def _agent_ok(logw_row, rag_row, r, log_delta):
     return False
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def _choose_sender(i, wexp, m, k, dist, cand, heap, state):
     """Sender for agent ``i``: uniform over its k >= 1 nearest others.
 

@@ -213,11 +213,11 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
         if v < top:
             drow[jj] = v
             heap[0] = jj
-            _sift_down(heap, k, drow, 0)
+            _sift_down(heap, k, drow, np.int64(0))  # not the literal 0 (a second compiled copy)
             top = drow[heap[0]]
         elif random_ties:
             drow[jj] = v
     if not random_ties:
         return heap[q]
     # random ties: every other agent has its distance in drow
-    return pick_with_random_ties(state, q, heap, k, drow, heap, n, True, i)
+    return pick_with_random_ties(state, q, heap, k, drow, heap, n, np.bool_(True), i)

@@ -1,6 +1,8 @@
 """Partner choice helpers: weight-space distances and a uniform draw among the k nearest candidates."""
 import math
 
+import numpy as np
+
 from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.rng import randint
 
@@ -125,7 +127,7 @@ def pick_among(state, cand, cnt, drow, k, random_ties):
     lo = dk * (1.0 - TIE_RTOL)
     hi = dk * (1.0 + TIE_RTOL)
     m_less = 0
-    m_eq = 0
+    m_eq = np.int64(0)  # not the literal 0: randint(state, m_eq) would compile twice
     for s in range(cnt):
         v = drow[cand[s]]
         if v < lo:
@@ -186,7 +188,7 @@ def k_nearest_heap(cand, cnt, drow, k, heap):
         j = cand[s]
         if drow[j] < drow[heap[0]]:
             heap[0] = j
-            _sift_down(heap, k, drow, 0)
+            _sift_down(heap, k, drow, np.int64(0))  # not the literal 0 (a second compiled copy)
 
 
 @kernel(_nrt=False)
@@ -214,7 +216,7 @@ def pick_with_random_ties(state, q, heap, k, drow, cand, cnt, every_agent, skip)
                     return heap[s]
                 q -= 1
     m = drow.shape[0] if every_agent else cnt
-    m_eq = 0
+    m_eq = np.int64(0)  # not the literal 0: randint(state, m_eq) would compile twice
     for s in range(m):
         j = s if every_agent else cand[s]
         if j != skip and lo <= drow[j] <= hi:
@@ -242,7 +244,9 @@ def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
     k_nearest_heap(cand, cnt, drow, k, heap)
     if not random_ties:
         return heap[q]
-    return pick_with_random_ties(state, q, heap, k, drow, cand, cnt, False, -1)
+    # typed arguments, not the literals False and -1: Numba would compile a second copy of the
+    # helper specialised on the literals (knn_groups calls it with True and an agent index)
+    return pick_with_random_ties(state, q, heap, k, drow, cand, cnt, np.bool_(False), np.int64(-1))
 
 
 @kernel(inline="always")

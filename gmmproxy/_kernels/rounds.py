@@ -61,7 +61,7 @@ PARTNER_NAMES = {PARTNER_ALL: "unrestricted", PARTNER_KNN: "kNN", PARTNER_GRAPH:
                  PARTNER_SPARSE: "sparse graph"}
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def record_step(t, b, W, rec):
     """Silos at step t of replicate b (argmax, ties to the smaller index) and the per-step metrics."""
     n, K = W.shape
@@ -93,7 +93,7 @@ def record_step(t, b, W, rec):
         rec.prev[i] = rec.cur[i]
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def finish_replicate(b, R, rec):
     n, r, d = R.shape
     for i in range(n):
@@ -130,7 +130,7 @@ def other_uniform(state, i, n):
     return j + 1 if j >= i else j
 
 
-@kernel(_nrt=False)
+@kernel(inline="always")
 def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     """Uniform among agent i's k nearest allowed agents (the mirroring draw is made by the caller).
 
@@ -139,7 +139,9 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     ``scr.D`` (synchronous rounds: previous round's weights), else compute
     them from ``W`` (sequential rounds see the freshest weights; sparse
     graphs never build the matrix). An agent with no allowed partner talks
-    to itself.
+    to itself. The rounds call it with ``kind`` a constant, through
+    :func:`choose_knn` and :func:`choose_dense_graph` or inlined (sparse
+    graphs).
     """
     n = W.shape[0]
     if kind == PARTNER_KNN and from_matrix and k <= HEAP_MAX_K and scr.nsupp[0] != ROUND_MATRIX:
@@ -182,6 +184,23 @@ def choose_restricted(state, i, W, scr, rules, k, g, from_matrix, kind):
     return pick_k_nearest(state, cand, cnt, drow, k, rules.random_ties, scr.heap)
 
 
+# One compiled function per partner kind, each with its kind a constant: the branches of the other
+# kinds are pruned before typing (a sparse-graph run compiles no grouped kNN selection), and every
+# block function of that kind (Algorithm 1 with each density kind, Algorithm 2) shares it from the
+# cache. Inlining the kNN selection into the block function instead cost more IR inlining than it
+# saved (first --neighbors run 15.3 against 12.7 s CPU); the sparse graph's small one is inlined.
+@kernel(_nrt=False, internal=True)
+def choose_knn(state, i, W, scr, rules, k, g, from_matrix):
+    """:func:`choose_restricted` for kNN partners."""
+    return choose_restricted(state, i, W, scr, rules, k, g, from_matrix, PARTNER_KNN)
+
+
+@kernel(_nrt=False, internal=True)
+def choose_dense_graph(state, i, W, scr, rules, k, g, from_matrix):
+    """:func:`choose_restricted` for a dense graph's allowed agents."""
+    return choose_restricted(state, i, W, scr, rules, k, g, from_matrix, PARTNER_GRAPH)
+
+
 @kernel(inline="always")
 def round_distances(W, scr, k, sequential, PARTNER):
     """The round's weight-distance matrix ``scr.D``, when the variant reads it (synchronous kNN, dense graphs).
@@ -219,10 +238,16 @@ def choose_partner(state, i, W, scr, rules, k, g, sequential, PARTNER):
         return i
     if PARTNER == PARTNER_ALL or (PARTNER == PARTNER_KNN and k >= n - 1):
         return other_uniform(state, i, n)
-    return choose_restricted(state, i, W, scr, rules, k, g, not sequential and PARTNER != PARTNER_SPARSE, PARTNER)
+    if PARTNER == PARTNER_KNN:
+        return choose_knn(state, i, W, scr, rules, k, g, not sequential)
+    if PARTNER == PARTNER_GRAPH:
+        return choose_dense_graph(state, i, W, scr, rules, k, g, not sequential)
+    # a sparse graph's selection is small (candidates from the CSR rows, no distance matrix): inlined
+    return choose_restricted(state, i, W, scr, rules, k, g, not sequential and PARTNER != PARTNER_SPARSE,
+                             PARTNER_SPARSE)
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def densities_1d(x, mix, scr, out):
     """Scaled densities of scalar x[0] under 1-d components -> out (all K); returns (0, K, log-scale)."""
     best = log_density_1d(x[0], mix.mu1, mix.inv_sd, mix.log_sd, scr.logd)
@@ -230,7 +255,7 @@ def densities_1d(x, mix, scr, out):
     return 0, mix.mu.shape[0], underflow_log_scale(scr.logd, mix.half_logdet, best, 1)
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, internal=True)
 def densities_nd(x, mix, scr, out):
     """Scaled densities of x (d,) -> out (all K); returns (0, K, underflow log-scale)."""
     best = log_density_nd(x, mix.mu, mix.chol, mix.half_logdet, scr.logd, scr.work)
@@ -266,10 +291,14 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
     then ``em.em_weights_wide`` (the same numbers, fewer operations at large
     K), a separate variant so that the default kernel does not compile it.
     """
-    key = (DENSITY, PARTNER, bool(WIDE))
+    WIDE = bool(WIDE)
+    key = (DENSITY, PARTNER, WIDE)
     if key in _ALG1:
         return _ALG1[key]
-    em_step = em_weights_wide if WIDE else em_weights
+    # Every closure constant must be a plain int or bool: Numba keys a closure's cache entry
+    # on the pickled closure values, and a pickled dispatcher carries a per-process id, so a
+    # dispatcher here (the EM step chosen in Python) made every process miss the cache and
+    # compile again (tests/kernels/test_kernel_cache.py)
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr):
@@ -349,8 +378,12 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
                         else:
                             ly, hy, by = densities_nd(pt, mix, scr, dens)
                         slot_i = cur.ptr[who] if fifo else farthest_index(cur.R, who, pt)
-                        em_step(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly, hy, by,
-                                mix.eps, scr.WB, phase)
+                        if WIDE:
+                            em_weights_wide(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly,
+                                            hy, by, mix.eps, scr.WB, phase)
+                        else:
+                            em_weights(cur.W, who, cur.DN, who, cur.BL, cur.BH, cur.BS, slot_i, dens, ly, hy,
+                                       by, mix.eps, scr.WB, phase)
                         src = scr.WB
                         src_row = ROW0
                         who = i
