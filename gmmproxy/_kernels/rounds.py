@@ -298,7 +298,7 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
     # Every closure constant must be a plain int or bool: Numba keys a closure's cache entry
     # on the pickled closure values, and a pickled dispatcher carries a per-process id, so a
     # dispatcher here (the EM step chosen in Python) made every process miss the cache and
-    # compile again (tests/kernels/test_kernel_cache.py)
+    # compile again (tests/kernels/test_kernel_cache_keys.py)
 
     @kernel(_nrt=False, nogil=True)
     def run(states, lo, hi, start, mix, rules, steps, rec, pop, nxt, scr):
