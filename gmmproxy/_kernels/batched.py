@@ -4,8 +4,8 @@ Every *job* (one replicate of one parameter set) carries its own mirroring
 probability ``p``, neighbourhood size ``k``, spread scale ``sigma``, RAG size
 ``r``, rounds per recorded step ``M``, activation probability ``a`` and
 ``eps``; the component means and the shape of the covariances are shared.
-Jobs run in parallel (one loop per thread taking jobs from a shared queue,
-see :func:`run_jobs`); each owns its xoshiro state, so results do not
+Jobs run in parallel (one loop per Python thread taking jobs from a shared
+queue, see :func:`run_jobs`); each owns its xoshiro state, so results do not
 depend on the thread count, the job order or which thread runs a job.
 
 The model is Algorithm 1 (synchronous rounds, farthest-point RAG
@@ -53,9 +53,10 @@ Only the public helpers of ``gmm.py`` and ``rng.py`` are used, so speed-ups
 there carry over.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -285,7 +286,26 @@ def _next_ticket(typingctx, counter):
     return types.int64(counter), codegen
 
 
-@kernel(parallel=True)
+@kernel(nogil=True)
+def _work(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps, answer_current,
+          steps, out_silos, out_copied, out_weights, order, counter):
+    """One worker: take jobs from the shared queue (``order``, ticket ``counter[0]``) until it is empty."""
+    J = order.shape[0]
+    while True:
+        q = _next_ticket(counter)
+        if q >= J:
+            break
+        b = order[q]
+        # a private copy of the generator state: adjacent jobs' states share a cache line, and
+        # two threads writing it at every draw would stall each other (false sharing)
+        state = states[b].copy()
+        run_job(state, W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
+                activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
+                out_weights[b])
+        for w in range(state.shape[0]):  # a loop, not states[b, :] = state (no shape-error formatting code)
+            states[b, w] = state[w]
+
+
 def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps,
              answer_current, steps, out_silos, out_copied, out_weights, order, workers):
     """Jobs in parallel: job b uses ``states[b]`` and its own entries of the parameter arrays.
@@ -295,27 +315,23 @@ def run_jobs(states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, a
     ``out_silos`` int16 (J, steps + 1, n); ``out_copied`` bool (J, steps + 1, n);
     ``out_weights`` float64 (J, steps + 1, n, K), or (J, 0, n, K) to record no weights.
 
-    ``workers`` loops (one ``prange`` iteration each, so one per thread
-    under Numba's static schedule) take jobs from one shared queue in the
-    order ``order`` (a permutation of the jobs, the most costly first) until
-    it is empty: a thread that finishes early -- cheaper jobs, or a core not
-    shared with another process -- takes more. Numba's own split gives each
-    thread a fixed contiguous block of jobs, and the jobs of one condition
-    are adjacent while conditions differ in cost by up to 2x. Which thread
-    runs a job does not change its result.
+    ``workers`` Python threads each run :func:`_work`, which releases the
+    GIL and takes jobs from one shared queue in the order ``order`` (a
+    permutation of the jobs, the most costly first) until it is empty: a
+    thread that finishes early -- cheaper jobs, or a core not shared with
+    another process -- takes more. Which thread runs a job does not change
+    its result. Threads rather than ``parallel=True``: Numba's parallel
+    transform compiled a second, parallel copy of the whole kernel (about a
+    third of its first-use compile time), and plain threads need no
+    threading layer.
     """
-    J = order.shape[0]
     counter = np.zeros(1, dtype=np.int64)
-    for _u in prange(workers):
-        while True:
-            q = _next_ticket(counter)
-            if q >= J:
-                break
-            b = order[q]
-            # a private copy of the generator state: adjacent jobs' states share a cache line, and
-            # two threads writing it at every draw would stall each other (false sharing)
-            state = states[b].copy()
-            run_job(state, W0, mu, chol_base, p[b], k[b], sigma_scale[b], r[b], rounds_per_step[b],
-                    activation[b], eps[b], answer_current[b], steps, out_silos[b], out_copied[b],
-                    out_weights[b])
-            states[b, :] = state
+    args = (states, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, activation, eps, answer_current,
+            steps, out_silos, out_copied, out_weights, order, counter)
+    workers = max(1, min(int(workers), order.shape[0]))
+    if workers == 1:
+        _work(*args)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmmproxy-calibration") as pool:
+        for f in [pool.submit(_work, *args) for _ in range(workers)]:
+            f.result()

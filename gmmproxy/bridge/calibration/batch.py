@@ -10,7 +10,6 @@ import numbers
 
 import numpy as np
 
-from gmmproxy._threading import parallel_launch
 from gmmproxy.bridge.calibration._job_seeds import job_states
 
 __all__ = ["Geometry", "simulate_batch"]
@@ -58,9 +57,10 @@ class Geometry:
             if np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1.0) > 1e-6):
                 raise ValueError("initial_weights rows must lie on the simplex (>= 0, summing to 1)")
         self.n_agents = n
-        self.means = np.ascontiguousarray(mu)
-        self.chol = np.ascontiguousarray(chol)
-        self.initial_weights = np.ascontiguousarray(w)
+        # own writable C copies: a read-only input would be another Numba type, another compile of the kernel
+        self.means = np.array(mu, order="C")
+        self.chol = np.array(chol, order="C")
+        self.initial_weights = np.array(w, order="C")
         self.eps = float(eps)
         # the paper's geometry, however it was given (a calibration read back from disk passes its arrays)
         self.default = (means is None and covariances is None and initial_weights is None) or (
@@ -119,7 +119,9 @@ def _per_job(name, value, J, dtype, lo, hi, integer=False):
     bad = (arr < lo) | (arr > hi)
     if np.any(bad):
         raise ValueError(f"{name} must be in [{lo}, {hi}]; got {arr[bad][0]}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # always a fresh writable C array: a read-only view (what broadcast_to gives) is another Numba type,
+    # and every such type combination would compile the whole kernel again (about 40 s each)
+    return np.array(arr, dtype=dtype, order="C")
 
 
 def _relative_cost(p, k, r, m, a, answer_current, n):
@@ -187,7 +189,7 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     m = _per_job("rounds_per_step", rounds_per_step, J, np.int64, 1, 10000, integer=True)
     a = _per_job("activation", activation, J, np.float64, 1e-6, 1.0)
     e = _per_job("eps", eps, J, np.float64, 1e-300, 1e-3)
-    ac = np.ascontiguousarray(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)))
+    ac = np.array(np.broadcast_to(np.asarray(answer_current, dtype=np.bool_), (J,)), order="C")
     if job_index is None:
         states = job_states(seed, J)  # = replicate_states(seed, J), vectorised
     else:
@@ -205,10 +207,8 @@ def simulate_batch(geometry: Geometry, steps: int, *, p_mirror, n_neighbors, sig
     # they run out of work at about the same time; the order changes no result
     order = np.argsort(-_relative_cost(p, k, r, m, a, ac, n), kind="stable").astype(np.int64)
     workers = max(1, min(numba.get_num_threads(), J))
-    # one prange launch at a time: Numba's fork-safe workqueue layer aborts on concurrent launches
-    with parallel_launch():
-        run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
-                 int(steps), out, copied, weights, order, workers)
+    run_jobs(states, geometry.initial_weights, geometry.means, geometry.chol, p, k, s, r, m, a, e, ac,
+             int(steps), out, copied, weights, order, workers)
     if return_weights:
         return out, copied, weights
     return (out, copied) if return_copied else out
