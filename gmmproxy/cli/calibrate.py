@@ -161,7 +161,7 @@ def predict_command(ctx, calib_dir, p_mirror, n_neighbors, steps, replicates, n_
     if as_json:
         click.echo(json.dumps(out))
         return
-    click.echo(f"p = {p_mirror}, k = {n_neighbors}, {T} steps, {ens.replicates} replicates "
+    click.echo(f"p = {p_mirror}, k = {n_neighbors}, n = {ens.config.n_agents}, {T} steps, {ens.replicates} replicates "
                "(mean [5%, 95%] over replicates)")
     for k, v in out["statistics"].items():
         click.echo(f"  {k:22s} {v['mean']:8.3f}  [{v['q05']:.3g}, {v['q95']:.3g}]")

@@ -65,6 +65,9 @@ def test_validate_json_via_cli(tmp_path):
     obj = json.loads(r.output)
     assert obj["n_agents"] == 12 and obj["n_silos_mean"][0] == 12.0 and len(obj["n_silos_mean"]) == 25
     r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
+                                  "--neighbors", "3", "--steps", "25", "--replicates", "5", "--n-agents", "12"])
+    assert r.exit_code == 0 and r.output.startswith("p = 0.3, k = 3, n = 12, 25 steps"), r.output
+    r = CliRunner().invoke(main, ["calibrate", "predict", str(tmp_path / "c"), "--p-mirror", "0.3",
                                   "--neighbors", "3", "--n-agents", "1"])
     assert r.exit_code == 2 and "--n-agents" in r.output, r.output
     # outputs are checked before any work: a missing folder, an existing file without --force
