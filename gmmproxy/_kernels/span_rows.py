@@ -248,6 +248,52 @@ def _sparse_categorical(state, W, i, lo, hi, f):
 
 
 @kernel(inline="always")
+def _prior_dot(W, i, wlo, whi, wf, DD, q, lo, hi):
+    """``sum_{c in [lo, hi)} w_c DD[q, c]`` for sparse row i, in ascending c (no per-entry branch)."""
+    tot = 0.0
+    a = min(hi, max(lo, wlo))
+    b = max(a, min(hi, whi))
+    for c in range(lo, a):
+        tot += wf * DD[q, c]
+    for c in range(a, b):
+        tot += W[i, c] * DD[q, c]
+    for c in range(b, hi):
+        tot += wf * DD[q, c]
+    return tot
+
+
+@kernel(inline="always")
+def _sparse_em_one(W, i, wlo, whi, wf, DD, lo, hi, q, eps, OUT, orow):
+    """:func:`_sparse_em` for a RAG of one point (row q, band [lo, hi)) whose density does not underflow.
+
+    The same floating-point operations as the general loop with r = 1
+    (its accumulator adds ``DD * inv`` to 0, exactly), without the passes
+    over the RAG and the accumulator.
+    """
+    K = W.shape[1]
+    inv = 1.0 / _prior_dot(W, i, wlo, whi, wf, DD, q, lo, hi)
+    total = 0.0
+    hi_clip = 1.0 - eps
+    for c in range(lo, hi):
+        w = W[i, c] if wlo <= c < whi else wf
+        v = (DD[q, c] * inv) * w
+        v = v if v > eps else eps
+        v = v if v < hi_clip else hi_clip
+        OUT[orow, c] = v
+        total += v
+    total += (K - (hi - lo)) * eps
+    inv_total = 1.0 / total
+    for c in range(lo, hi):
+        OUT[orow, c] *= inv_total
+    f = eps * inv_total
+    while lo < hi and OUT[orow, lo] == f:
+        lo += 1
+    while hi > lo and OUT[orow, hi - 1] == f:
+        hi -= 1
+    return lo, hi, f
+
+
+@kernel(inline="always")
 def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, eps, acc, OUT, orow):
     """One EM weight step of agent ``a``'s RAG with prior row i of W; result into sparse row ``orow`` of OUT.
 
@@ -263,6 +309,8 @@ def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, e
     """
     K = W.shape[1]
     r = slot_row.shape[1]
+    if r == 1 and not underflows(BS[new_row], _prior_dot(W, i, wlo, whi, wf, DD, new_row, BL[new_row], BH[new_row])):
+        return _sparse_em_one(W, i, wlo, whi, wf, DD, BL[new_row], BH[new_row], new_row, eps, OUT, orow)
     ulo = K
     uhi = 0
     for h in range(r):
