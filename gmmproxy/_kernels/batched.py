@@ -50,7 +50,9 @@ whether the agent copied (acted at least once with a partner other than
 itself) during the step that led there.
 
 Only the public helpers of ``gmm.py`` and ``rng.py`` are used, so speed-ups
-there carry over.
+there carry over, except for normal draws: these come from the ziggurat
+(``ziggurat.py``; a third of Box-Muller's cost, which was about a fifth of the
+kernel's time), so this kernel's random stream differs from the core engine's.
 """
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -64,10 +66,10 @@ from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
     clip_normalise,
     density_cutoff,
-    draw_from_component,
     farthest_index,
 )
 from gmmproxy._kernels.rng import uniform
+from gmmproxy._kernels.ziggurat import draw_from_component_ziggurat
 from gmmproxy._kernels.span_rows import (
     _copy_partner,
     _densities,
@@ -107,11 +109,11 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
-                    draw_from_component(state, c, mu, chol, y)
+                    draw_from_component_ziggurat(state, c, mu, chol, y)
                 else:
                     # the paper: i's query x enters j's RAG in a pseudo-update, j answers from it
                     c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-                    draw_from_component(state, c, mu, chol, x)
+                    draw_from_component_ziggurat(state, c, mu, chol, x)
                     lx, hx, bx = _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                             inv_spacing, cutoff, logd, work, DD, x_row)
                     BL[x_row] = lx
@@ -121,7 +123,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     blo, bhi, bf = _sparse_em(W, j, span_lo[j], span_hi[j], floor[j], DD, BL, BH, BS, slot_row,
                                               j, slot_j, x_row, eps, acc, WB, 0)
                     c = _sparse_categorical(state, WB, 0, blo, bhi, bf)
-                    draw_from_component(state, c, mu, chol, y)
+                    draw_from_component_ziggurat(state, c, mu, chol, y)
                 q = spare_row[i]
                 ly, hy, by = _densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                         inv_spacing, cutoff, logd, work, DD, q)
@@ -242,7 +244,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
             q = i * r + h
             slot_row[i, h] = q
             c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-            draw_from_component(state, c, mu, chol, R[i, h])
+            draw_from_component_ziggurat(state, c, mu, chol, R[i, h])
             lo, hi, bs = _densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing,
                                     cutoff, logd, work, DD, q)
             BL[q] = lo
