@@ -87,12 +87,13 @@ from gmmproxy._kernels.span_rows import (
 @kernel(_nrt=False)
 def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, DC, dc_epoch, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights):
     """The rounds of one job on preallocated buffers (no allocation, no reference counting)."""
     n = W.shape[0]
     d = mu.shape[1]
     x_row = DD.shape[0] - 1  # scratch row for the densities of a query x
+    epoch = 0  # counts changes of weight rows (validity of the cached distance rows DC)
     for t in range(steps):
         for i in range(n):
             copied[i] = False
@@ -105,7 +106,8 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 if uniform(state) < p:
                     j = i
                 else:
-                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow)
+                    j = _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow, DC,
+                                      dc_epoch, epoch)
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
@@ -151,6 +153,17 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                 slot_row[i, h] = q
                 lo = new_lo[i]
                 hi = new_hi[i]
+                # once silos have formed an EM step often gives exactly the row the agent had:
+                # then its norms, excess column and everyone's cached distances stay valid
+                same = lo == span_lo[i] and hi == span_hi[i] and new_floor[i] == floor[i]
+                if same:
+                    for c in range(lo, hi):
+                        if Wn[i, c] != W[i, c]:
+                            same = False
+                            break
+                if same:
+                    continue
+                epoch += 1
                 for c in range(lo, hi):
                     W[i, c] = Wn[i, c]
                 old_lo = span_lo[i]
@@ -258,6 +271,9 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     new_hi = np.zeros(n, dtype=np.int64)
     new_floor = np.zeros(n)
     drow = np.zeros(n)
+    # cached distance rows (span_rows._copy_partner); n x n floats, so only for populations up to 512
+    DC = np.empty((n if n <= 512 else 0, n))
+    dc_epoch = np.full(n, -1, dtype=np.int64)
     acc = np.zeros(K)
     x = np.empty(d)
     y = np.empty(d)
@@ -269,7 +285,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
         _write_dense(W, span_lo, span_hi, floor, out_weights, 0)
     _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1, inv_sd, log_sd, half_logdet,
             banded, inv_spacing, cutoff, logd, work, acted, copied, slot_new, y_new, span_lo, span_hi, floor,
-            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, acc, x, y, WB, p, k, rounds_per_step, activation,
+            norm2, excess, ET, ramp, new_lo, new_hi, new_floor, drow, DC, dc_epoch, acc, x, y, WB, p, k, rounds_per_step, activation,
             eps, answer_current, steps, out_silos, out_copied, out_weights)
 
 

@@ -103,22 +103,19 @@ def _jitter_ramp(n, out):
 
 
 @kernel(inline="always")
-def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, out):
-    """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
+def _plain_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, out):
+    """out[b] = squared weight-space distance of agents i and b, for every b (out[i] about 0).
 
     The distance of the sparse rows is ``|w_i|^2 + |w_b|^2 - 2 <w_i, w_b>``
     with the inner product from the floors, the excess masses and the overlap
     of the two spans only: ``<w_i, w_b> = K f_i f_b + e_i f_b + e_b f_i +
-    sum_{overlap} (w_ic - f_i)(w_bc - f_b)``. Its rounding error (about
-    1e-16) is far below the tie jitter ``TIE_JITTER * ((b - offset) mod n) / n``,
-    which orders distances closer than that at random (``offset`` uniform).
+    sum_{overlap} (w_ic - f_i)(w_bc - f_b)``. Its rounding error is about 1e-16.
 
     The overlap sum runs over i's span for every b at once, reading the
     excess table ``ET`` (:func:`_excess_column`), which is exactly 0 outside
     b's span: the added terms there are exact zeros, so every distance is the
     same float as the per-pair sum over the overlap, but the loops have the
-    same trip count for every b and vectorise over b. The jitter of b is
-    ``ramp[b - offset + n]`` (:func:`_jitter_ramp`), a contiguous slice.
+    same trip count for every b and vectorise over b.
     """
     n, K = W.shape
     la = span_lo[i]
@@ -133,9 +130,24 @@ def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, 
         e = W[i, c] - fa
         for b in range(n):
             out[b] += e * ET[c, b]
+    for b in range(n):
+        out[b] = na + norm2[b] - 2.0 * out[b]
+
+
+@kernel(inline="always")
+def _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, out):
+    """out[b] = squared weight-space distance of agents i and b plus the tie jitter; out[i] = inf.
+
+    Distances from :func:`_plain_distances`; the jitter ``TIE_JITTER * ((b -
+    offset) mod n) / n``, far above their rounding error, orders distances
+    closer than that at random (``offset`` uniform). The jitter of b is
+    ``ramp[b - offset + n]`` (:func:`_jitter_ramp`), a contiguous slice.
+    """
+    n = W.shape[0]
+    _plain_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, out)
     shift = n - offset
     for b in range(n):
-        out[b] = na + norm2[b] - 2.0 * out[b] + ramp[b + shift]
+        out[b] += ramp[b + shift]
     out[i] = np.inf
 
 
@@ -187,27 +199,43 @@ def _first_argmin(v):
 
 
 @kernel(inline="always")
-def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow):
+def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET, ramp, drow, DC, dc_epoch, epoch):
     """A partner of agent i other than itself: uniform among its k nearest in weight space.
 
-    Distances come from :func:`_jittered_distances` (ties broken by a
-    randomly rotated agent index), so the k nearest are one well-defined
-    set. For ``4 k >= n - 1`` a candidate is drawn uniformly from the other
-    n - 1 agents and accepted when fewer than k are nearer (rejection
-    sampling: exactly uniform on the k nearest, at least one in four
-    accepted); for smaller k a position u is drawn uniformly in 0..k-1 and
-    the agent at position u of the distance order (ties to the smaller
-    index) is found by taking the nearest u + 1 times, each time removing it
-    from ``drow`` (a scratch row, rebuilt at every call). That is the agent a
-    sorted buffer of the k nearest holds at position u, and u is the same
-    draw (no other draw comes between), so the random stream is that of the
-    buffer.
+    Distances are :func:`_jittered_distances` (ties broken by a randomly
+    rotated agent index), so the k nearest are one well-defined set. For
+    ``4 k >= n - 1`` a candidate is drawn uniformly from the other n - 1
+    agents and accepted when fewer than k are nearer (rejection sampling:
+    exactly uniform on the k nearest, at least one in four accepted); for
+    smaller k a position u is drawn uniformly in 0..k-1 and the agent at
+    position u of the distance order (ties to the smaller index) is found by
+    taking the nearest u + 1 times, each time removing it from ``drow`` (a
+    scratch row, rebuilt at every call). That is the agent a sorted buffer of
+    the k nearest holds at position u, and u is the same draw (no other draw
+    comes between), so the random stream is that of the buffer.
+
+    Distance cache: ``DC[i]`` holds i's plain distances (before the jitter)
+    as of weight-row version ``dc_epoch[i]``; ``epoch`` counts the rounds'
+    changes of any weight row, so the row is reused while no row has changed
+    since -- frequent once silos have formed, because an EM step then often
+    gives an agent exactly the row it had (see ``batched._rounds``). The
+    jitter is added to the cached values, the same floats as computing them
+    afresh. ``DC`` with no rows turns the cache off (large n).
     """
     if k >= n - 1:
         j = randint(state, n - 1)
         return j + 1 if j >= i else j
     offset = randint(state, n)
-    _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, drow)
+    if DC.shape[0] == 0:
+        _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, drow)
+    else:
+        if dc_epoch[i] != epoch:
+            _plain_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, DC[i])
+            dc_epoch[i] = epoch
+        shift = n - offset
+        for b in range(n):
+            drow[b] = DC[i, b] + ramp[b + shift]
+        drow[i] = np.inf
     if 4 * k >= n - 1:
         while True:
             j = randint(state, n - 1)

@@ -120,3 +120,60 @@ def test_partner_rank_extraction_is_the_sorted_order():
                 for _ in range(u):
                     work[_first_argmin(work)] = np.inf
                 assert _first_argmin(work) == order[u], (n, u, v)
+
+
+def test_cached_distance_rows_give_the_partners_of_fresh_ones():
+    # _copy_partner with its distance cache (a row reused while the epoch is unchanged, recomputed after
+    # it moves) against the same calls with the cache off: the same partner and generator state at
+    # every call, for rank extraction (small k) and rejection (large k); and a cache left stale
+    # across a change of the rows would not be (checked by changing the rows without a new epoch)
+    from numba import njit
+
+    from gmmproxy._kernels.span_rows import _copy_partner, _excess_column, _jitter_ramp, _row_features
+
+    @njit(cache=False)
+    def partners(state, W, lo, hi, floor, norm2, excess, ET, ramp, k, DC, dc_epoch, epochs, agents):
+        n = W.shape[0]
+        drow = np.empty(n)
+        out = np.empty(agents.shape[0], dtype=np.int64)
+        for t in range(agents.shape[0]):
+            out[t] = _copy_partner(state, agents[t], n, k, W, lo, hi, floor, norm2, excess, ET, ramp, drow, DC,
+                                   dc_epoch, epochs[t])
+        return out
+
+    rng = np.random.default_rng(8)
+    n, K = 30, 12
+    W, lo, hi, floor = _sparse_rows(rng, n, K)
+    norm2, excess, ET = np.zeros(n), np.zeros(n), np.zeros((K, n))
+    for i in range(n):
+        _row_features(W, i, lo, hi, floor, norm2, excess)
+        _excess_column(W, i, 0, 0, lo, hi, floor, ET)
+    ramp = np.empty(2 * n)
+    _jitter_ramp(n, ramp)
+    agents = rng.integers(0, n, size=400)
+    epochs = np.repeat(np.arange(8), 50)  # each agent's row computed afresh once per epoch, else reused
+    for k in (1, 3, 5, 12, 29):
+        s_fresh = np.random.default_rng(k).integers(1, 2**63, size=4, dtype=np.uint64)
+        s_cached = s_fresh.copy()
+        fresh = partners(s_fresh, W, lo, hi, floor, norm2, excess, ET, ramp, k, np.empty((0, n)),
+                         np.full(n, -1), epochs, agents)
+        cached = partners(s_cached, W, lo, hi, floor, norm2, excess, ET, ramp, k, np.empty((n, n)),
+                          np.full(n, -1), epochs, agents)
+        np.testing.assert_array_equal(cached, fresh)
+        np.testing.assert_array_equal(s_cached, s_fresh)
+    # the epoch is what keeps the cache honest: rows changed under an unchanged epoch give other partners
+    k = 3
+    DC, dc_epoch = np.empty((n, n)), np.full(n, -1)
+    first = partners(np.arange(1, 5, dtype=np.uint64), W, lo, hi, floor, norm2, excess, ET, ramp, k, DC,
+                     dc_epoch, np.zeros(400, dtype=np.int64), agents)
+    W2, lo2, hi2, floor2 = _sparse_rows(np.random.default_rng(9), n, K)
+    norm2b, excessb, ETb = np.zeros(n), np.zeros(n), np.zeros((K, n))
+    for i in range(n):
+        _row_features(W2, i, lo2, hi2, floor2, norm2b, excessb)
+        _excess_column(W2, i, 0, 0, lo2, hi2, floor2, ETb)
+    stale = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k, DC,
+                     dc_epoch, np.zeros(400, dtype=np.int64), agents)
+    fresh2 = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k,
+                      np.empty((0, n)), np.full(n, -1), np.zeros(400, dtype=np.int64), agents)
+    np.testing.assert_array_equal(stale, first)
+    assert not np.array_equal(fresh2, first)
