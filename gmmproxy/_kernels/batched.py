@@ -74,6 +74,8 @@ from gmmproxy._kernels.span_rows import (
     _copy_partner,
     _densities,
     _excess_column,
+    _one_hot_em_1d,
+    one_hot_limits,
     _jitter_ramp,
     _row_features,
     _span_of_row,
@@ -94,6 +96,9 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
     d = mu.shape[1]
     x_row = DD.shape[0] - 1  # scratch row for the densities of a query x
     epoch = 0  # counts changes of weight rows (validity of the cached distance rows DC)
+    # the one-hot shortcut of the EM step needs one RAG point and evenly spaced 1-d means of one sd
+    one_hot_path = slot_row.shape[1] == 1 and banded and inv_spacing > 0.0
+    v_max, wf_max = one_hot_limits(W.shape[1], eps)
     for t in range(steps):
         for i in range(n):
             copied[i] = False
@@ -126,15 +131,22 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                                               j, slot_j, x_row, eps, acc, WB, 0)
                     c = _sparse_categorical(state, WB, 0, blo, bhi, bf)
                     draw_from_component_ziggurat(state, c, mu, chol, y)
-                q = spare_row[i]
-                ly, hy, by = _densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
-                                        inv_spacing, cutoff, logd, work, DD, q)
-                BL[q] = ly
-                BH[q] = hy
-                BS[q] = by
-                slot_i = farthest_index(R, i, y)
-                lo, hi, f = _sparse_em(W, i, span_lo[i], span_hi[i], floor[i], DD, BL, BH, BS, slot_row,
-                                       i, slot_i, q, eps, acc, Wn, i)
+                lo = -1
+                if one_hot_path and span_hi[i] - span_lo[i] == 1:
+                    # one RAG point, a one-hot row: usually no density band needed (span_rows._one_hot_em_1d)
+                    slot_i = 0
+                    lo, hi, f = _one_hot_em_1d(y[0], mu1, inv_sd, log_sd[0], inv_spacing, cutoff, W, i,
+                                               span_lo[i], floor[i], eps, v_max, wf_max, Wn, i)
+                if lo < 0:
+                    q = spare_row[i]
+                    ly, hy, by = _densities(y, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
+                                            inv_spacing, cutoff, logd, work, DD, q)
+                    BL[q] = ly
+                    BH[q] = hy
+                    BS[q] = by
+                    slot_i = farthest_index(R, i, y)
+                    lo, hi, f = _sparse_em(W, i, span_lo[i], span_hi[i], floor[i], DD, BL, BH, BS, slot_row,
+                                           i, slot_i, q, eps, acc, Wn, i)
                 new_lo[i] = lo
                 new_hi[i] = hi
                 new_floor[i] = f

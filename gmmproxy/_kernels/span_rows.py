@@ -8,10 +8,14 @@ kernel that uses them.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
+    LOG_2PI,
+    LOG_UNDERFLOW,
     banded_densities_1d,
     log_density_1d,
     log_density_nd,
@@ -319,6 +323,104 @@ def _sparse_em_one(W, i, wlo, whi, wf, DD, lo, hi, q, eps, OUT, orow):
     while hi > lo and OUT[orow, hi - 1] == f:
         hi -= 1
     return lo, hi, f
+
+
+@kernel(inline="always")
+def one_hot_limits(K, eps):
+    """``(v_max, wf_max)`` for :func:`_one_hot_em_1d` in a job with K components and clip level eps.
+
+    The shortcut holds when the row's floor is at most ``wf_max`` (just above
+    eps: a one-hot row's floor is eps over a total near 1) and every other
+    band component's log-density relative to the nearest mean is below
+    ``v_max``: then (a) their prior-weighted densities add up to less than
+    ``2^-54``, half an ulp of a weight above 1/2, so the density sum is that
+    weight exactly; (b) each of their EM values ``wf * density / weight`` is
+    below eps, so it clips to eps. Both with margins for the rounding of exp.
+    """
+    wf_max = eps * (1.0 + 1e-6)
+    a = math.log(2.0 ** -54 / (K * wf_max))
+    b = math.log(eps / (2.0 * wf_max))
+    return min(a, b) - 1e-3, wf_max
+
+
+@kernel(inline="always")
+def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, eps, v_max, wf_max, OUT, orow):
+    """The EM step of a one-point RAG at x for a row that is one entry ``W[i, T]`` above its floor wf.
+
+    The common case once silos have formed: the agent holds topic T and x
+    was drawn near mean T. If the nearest mean of x is T, ``W[i, T] > 1/2``,
+    the floor ``wf <= wf_max`` and every other component of x's density band
+    has a log-density (relative to T's) below ``v_max`` (both from
+    :func:`one_hot_limits`), then in :func:`_sparse_em_one`
+    the prior-weighted density sum is exactly ``W[i, T]`` (the other terms are
+    below half an ulp of it), the other components clip to ``eps``, and
+    only T's value depends on x -- so the result follows without the band's
+    ``exp`` calls, with the same floating-point operations on the values that
+    matter. The band's extent (kept in the result's span before trimming) is
+    found as in ``gmm.banded_densities_1d``. Needs evenly spaced means
+    (``inv_spacing > 0``). Returns ``(lo, hi, floor)`` of the result in row
+    ``orow`` of OUT, or ``lo = -1`` where the conditions do not hold (the
+    caller then takes the general path). The densities of x are not stored:
+    with one RAG point they are never read after this step.
+    """
+    K = mu1.shape[0]
+    f = (x - mu1[0]) * inv_spacing + 0.5
+    if f <= 0.0:
+        c0 = 0
+    elif f >= K:
+        c0 = K - 1
+    else:
+        c0 = int(f)
+    wT = W[i, T]
+    if c0 != T or not wT > 0.5 or not wf <= wf_max:
+        return -1, -1, 0.0
+    inv = 1.0 / wT
+    s = inv_sd[0]
+    z0 = (x - mu1[c0]) * s
+    base = 0.5 * z0 * z0
+    ulog = -np.inf if -base < LOG_UNDERFLOW else -base - log_sd0 - 0.5 * LOG_2PI
+    if underflows(ulog, wT):
+        return -1, -1, 0.0
+    lo = c0
+    while lo > 0:
+        z = (x - mu1[lo - 1]) * s
+        v = base - 0.5 * z * z
+        if v <= cutoff:
+            break
+        if v >= v_max:
+            return -1, -1, 0.0
+        lo -= 1
+    hi = c0 + 1
+    while hi < K:
+        z = (x - mu1[hi]) * s
+        v = base - 0.5 * z * z
+        if v <= cutoff:
+            break
+        if v >= v_max:
+            return -1, -1, 0.0
+        hi += 1
+    # as _sparse_em_one: T's density is exactly 1 (the nearest mean), the rest clip to eps
+    total = 0.0
+    hi_clip = 1.0 - eps
+    for c in range(lo, hi):
+        if c == T:
+            v = (1.0 * inv) * wT
+            v = v if v > eps else eps
+            v = v if v < hi_clip else hi_clip
+        else:
+            v = eps
+        OUT[orow, c] = v
+        total += v
+    total += (K - (hi - lo)) * eps
+    inv_total = 1.0 / total
+    for c in range(lo, hi):
+        OUT[orow, c] *= inv_total
+    fl = eps * inv_total
+    while lo < hi and OUT[orow, lo] == fl:
+        lo += 1
+    while hi > lo and OUT[orow, hi - 1] == fl:
+        hi -= 1
+    return lo, hi, fl
 
 
 @kernel(inline="always")

@@ -177,3 +177,64 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
                       np.empty((0, n)), np.full(n, -1), np.zeros(400, dtype=np.int64), agents)
     np.testing.assert_array_equal(stale, first)
     assert not np.array_equal(fresh2, first)
+
+
+def test_one_hot_em_shortcut_is_the_general_em_step():
+    # the EM step of a one-point RAG for a one-hot row, by the shortcut (no density band) and by the
+    # general path (banded densities + _sparse_em_one): the same span, floor and values bit for bit
+    # wherever the shortcut applies; and it applies to most points drawn near the agent's own topic
+    from numba import njit
+
+    from gmmproxy._kernels.gmm import banded_densities_1d, density_cutoff, underflows
+    from gmmproxy._kernels.span_rows import _one_hot_em_1d, _prior_dot, _sparse_em_one, one_hot_limits
+
+    @njit(cache=False)
+    def both(xs, W, T, wf, sd, eps):
+        K = W.shape[1]
+        mu1 = np.arange(K, dtype=np.float64)
+        inv_sd = np.full(K, 1.0 / sd)
+        cutoff = density_cutoff(eps)
+        v_max, wf_max = one_hot_limits(K, eps)
+        fast = np.zeros((xs.shape[0], K))
+        slow = np.zeros((xs.shape[0], K))
+        meta = np.zeros((xs.shape[0], 7))
+        DD = np.zeros((1, K))
+        for t in range(xs.shape[0]):
+            lo, hi, f = _one_hot_em_1d(xs[t], mu1, inv_sd, np.log(sd), 1.0, cutoff, W, 0, T, wf, eps, v_max,
+                                       wf_max, fast, t)
+            blo, bhi, bs = banded_densities_1d(xs[t], mu1, inv_sd, np.log(sd), 1.0, cutoff, DD[0])
+            ok = not underflows(bs, _prior_dot(W, 0, T, T + 1, wf, DD, 0, blo, bhi))
+            slo, shi, sf = _sparse_em_one(W, 0, T, T + 1, wf, DD, blo, bhi, 0, eps, slow, t) if ok else (-2, -2, 0.0)
+            meta[t, 0] = lo
+            meta[t, 1] = hi
+            meta[t, 2] = f
+            meta[t, 3] = slo
+            meta[t, 4] = shi
+            meta[t, 5] = sf
+            meta[t, 6] = 1.0 if ok else 0.0
+        return fast, slow, meta
+
+    rng = np.random.default_rng(21)
+    K = 30
+    taken_near = []
+    for sd, eps, T in [(0.114, 1e-12, 7), (0.15, 1e-12, 0), (0.3, 1e-12, 29), (0.05, 1e-3, 12), (0.114, 1e-300, 3),
+                       (0.6, 1e-8, 15)]:
+        wT = 1.0 - eps
+        total = wT + (K - 1) * eps
+        W = np.full((1, K), eps / total)
+        W[0, T] = wT / total
+        wf = eps / total
+        # near the agent's topic; anywhere; and just inside the midpoints to the neighbours, where a
+        # neighbour's density approaches T's and the shortcut must give way to the general path
+        near_mid = T + np.array([-0.5, 0.5])[:, None] * (1 - np.logspace(-12, -1, 200))[None, :]
+        xs = np.r_[T + sd * rng.standard_normal(3000), rng.uniform(-2, K + 1, 1000), near_mid.ravel()]
+        fast, slow, meta = both(xs, W, T, wf, sd, eps)
+        used = meta[:, 0] >= 0
+        assert np.all(meta[used, 6] == 1)
+        np.testing.assert_array_equal(meta[used, :3], meta[used, 3:6])
+        for t in np.flatnonzero(used):
+            lo, hi = int(meta[t, 0]), int(meta[t, 1])
+            np.testing.assert_array_equal(fast[t, lo:hi], slow[t, lo:hi])
+        taken_near.append(used[:3000].mean())
+    # typical calibrated spreads: the shortcut covers most draws near the agent's topic
+    assert taken_near[0] > 0.9 and taken_near[1] > 0.6, taken_near
