@@ -221,3 +221,94 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
         return heap[q]
     # random ties: every other agent has its distance in drow
     return pick_with_random_ties(state, q, heap, k, drow, heap, n, np.bool_(True), i)
+
+
+# ---------------------------------------------------------------------------------------------
+# Own-group partners: an O(1) pick for agents whose k nearest are all in their own group.
+#
+# In a grouped round an agent's own group (the agents with its row, bit for bit) is at distance
+# exactly 0, and no other agent is (see :func:`knn_round_own_groups`). When the group holds at
+# least k agents besides i, the k nearest by (distance, index) are therefore the k
+# lowest-indexed of them, and the partner, uniform over that set, is the member of rank q for q
+# uniform in 0..k-1: one draw and two look-ups, no distances. Whether an agent takes this pick
+# is decided before q is drawn (it depends on the round's rows and k only), so every agent's
+# partner stays uniform over the same k-nearest set; the other agents keep the heap pass
+# (:func:`pick_k_nearest_grouped`). Which draw maps to which member differs from the heap's
+# layout, so the random stream of such runs differs from the heap pass's (the distribution
+# does not).
+#
+# Layout of ``Scratch.grp`` (int64, :func:`own_group_size` entries) after the round's call:
+GRP_MEMBERS = 0  # grp[a'] for a' < n: the agents sorted by (group, index)
+GRP_POS = 1  # grp[n + a]: agent a's position among its group's members
+GRP_BASE = 2  # grp[2 n + a]: where agent a's group starts in the member list, or -1: no own-group pick
+GRP_START = 3  # grp[3 n + g], g <= G: where group g starts in the member list
+
+# Distinct rows whose entries are all at least this far from 0 have a distance > 0 in float64: two
+# different doubles >= f differ by at least 2^-53 f, whose square (>= 2^-106 f^2, about 1e-232
+# here) does not underflow to 0, and the distance sums non-negative terms. Below it (an eps far
+# below the default 1e-12) a different row could sit at a computed distance 0 and tie with the
+# own group, so the round skips the own-group pick altogether.
+OWN_GROUP_MIN_FLOOR = 1e-100
+
+
+def own_group_size(n):
+    """Entries of the ``Scratch.grp`` buffer for n agents."""
+    return 4 * n + 1
+
+
+@kernel(_nrt=False)
+def knn_round_own_groups(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
+    """:func:`knn_round_prepare` of a synchronous kNN round, plus the table of :func:`own_group_partner`.
+
+    Returns the number of groups. Sets ``grp[2 n + a] = -1`` for every agent
+    (no own-group pick) when the round filled the matrix, ties are broken
+    at random, or some weight lies below ``OWN_GROUP_MIN_FLOOR``; otherwise
+    for the agents of every group with more than k members.
+    """
+    n = W.shape[0]
+    G = knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    base = GRP_BASE * n
+    usable = not random_ties and nsupp[0] != ROUND_MATRIX
+    if usable:
+        for a in range(n):
+            if not floor[a] >= OWN_GROUP_MIN_FLOOR:
+                usable = False
+                break
+    if not usable:
+        for a in range(n):
+            grp[base + a] = -1
+        return G
+    start = GRP_START * n
+    pos = GRP_POS * n
+    # counting sort of the agents by group, stable (index order within a group); grp[base + g]
+    # serves as group g's cursor until the agents' entries overwrite it below
+    for g in range(G + 1):
+        grp[start + g] = 0
+    for a in range(n):
+        grp[start + gid[a] + 1] += 1
+    for g in range(G):
+        grp[start + g + 1] += grp[start + g]
+    for g in range(G):
+        grp[base + g] = grp[start + g]
+    for a in range(n):
+        g = gid[a]
+        p = grp[base + g]
+        grp[GRP_MEMBERS * n + p] = a
+        grp[pos + a] = p - grp[start + g]
+        grp[base + g] = p + 1
+    for a in range(n):
+        g = gid[a]
+        s = grp[start + g]
+        # more than k members: at least k besides a itself
+        grp[base + a] = s if grp[start + g + 1] - s > k else -1
+    return G
+
+
+@kernel(inline="always")
+def own_group_partner(state, i, k, grp, n):
+    """Agent i's partner when ``grp[2 n + i] >= 0``: its own group's member of rank q (i skipped), q uniform in 0..k-1."""
+    b = grp[GRP_BASE * n + i]
+    q = randint(state, k)
+    if q >= grp[GRP_POS * n + i]:
+        q += 1
+    return grp[GRP_MEMBERS * n + b + q]
