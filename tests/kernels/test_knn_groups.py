@@ -60,9 +60,14 @@ def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     heap = np.zeros(n, np.int64)
     drow = np.zeros(n)
     for k in (1, 2, 7, 10, 40):
+        # a fresh round: its distance cache is filled by this k's order of agents
+        D, supp, nsupp, floor, gid = _scratch(n, K)
+        knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
         st_ref = _state(k)
         st_new = _state(k)
-        for i in range(n):
+        # some k in decreasing agent order: a group's first distances then come from an agent that
+        # is not its representative (in a round, agents with an own-group pick skip the pass)
+        for i in (range(n) if k % 2 else range(n - 1, -1, -1)):
             cand = np.array([j for j in range(n) if j != i], np.int64)
             want = neighbors.pick_k_nearest(st_ref, cand, n - 1, Dm[i].copy(), k, random_ties, heap)
             got = knn_groups.pick_k_nearest_grouped(st_new, i, W, D, gid, supp, nsupp, floor, drow, k, random_ties,
