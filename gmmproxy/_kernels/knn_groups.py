@@ -108,8 +108,10 @@ def few_groups(G, n):
 
 
 @kernel(_nrt=False)
-def knn_round_prepare(W, D, supp, nsupp, floor, gid):
-    """Per-round preparation of :func:`pick_k_nearest_grouped` for weights ``W`` (n, K); returns the groups.
+def knn_round_prepare(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
+    """Per-round preparation of :func:`pick_k_nearest_grouped` and :func:`own_group_partner` for weights ``W`` (n, K).
+
+    Returns the number of groups.
 
     Fills the groups of identical rows (``gid[a]``, representatives, an
     empty distance cache) in ``D`` as laid out above and the sparse form of
@@ -120,11 +122,15 @@ def knn_round_prepare(W, D, supp, nsupp, floor, gid):
     :func:`weight_distances_sparse`). With too many groups
     (:func:`few_groups`) it fills the whole matrix as
     :func:`weight_distances_sparse` does instead (every sparse form) and
-    sets ``nsupp[0] = ROUND_MATRIX``.
+    sets ``nsupp[0] = ROUND_MATRIX``. Then the own-group table ``grp`` for
+    neighbourhoods of ``k`` (:func:`_own_group_table`). One compiled
+    function for the whole preparation (a second one cost the kNN variant's
+    first compile about half a second).
     """
     n, K = W.shape
     if n < PRUNED_MIN_N:
         _matrix_round(W, D, supp, nsupp, floor)
+        _no_own_group(grp, n)
         return n
     size = 1
     while size < 2 * n:
@@ -153,6 +159,7 @@ def knn_round_prepare(W, D, supp, nsupp, floor, gid):
             t = (t + 1) & (size - 1)
     if not few_groups(G, n):
         _matrix_round(W, D, supp, nsupp, floor)
+        _no_own_group(grp, n)
         return G
     D[KEY_REP, n - 1] = G
     for g in range(G):
@@ -168,6 +175,7 @@ def knn_round_prepare(W, D, supp, nsupp, floor, gid):
         total += nsupp[np.int64(D[KEY_REP, g])]
     if 3 * total > n * K:
         nsupp[0] = ROUND_DENSE
+    _own_group_table(D, floor, gid, grp, G, n, k, random_ties)
     return G
 
 
@@ -270,7 +278,7 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
 # Own-group partners: an O(1) pick for agents whose k nearest are all in their own group.
 #
 # In a grouped round an agent's own group (the agents with its row, bit for bit) is at distance
-# exactly 0, and no other agent is (see :func:`knn_round_own_groups`). When the group holds at
+# exactly 0, and no other agent is (see :func:`_own_group_table`). When the group holds at
 # least k agents besides i, the k nearest by (distance, index) are therefore the k
 # lowest-indexed of them, and the partner, uniform over that set, is the member of rank q for q
 # uniform in 0..k-1: one draw and two look-ups, no distances. Whether an agent takes this pick
@@ -280,7 +288,7 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
 # layout, so the random stream of such runs differs from the heap pass's (the distribution
 # does not).
 #
-# Layout of ``Scratch.grp`` (int64, :func:`own_group_size` entries) after the round's call:
+# Layout of ``Scratch.grp`` (int64, :func:`own_group_size` entries) after :func:`knn_round_prepare`:
 GRP_MEMBERS = 0  # grp[a'] for a' < n: the agents sorted by (group, index)
 GRP_POS = 1  # grp[n + a]: agent a's position among its group's members
 GRP_BASE = 2  # grp[2 n + a]: where agent a's group starts in the member list, or -1: no own-group pick
@@ -299,28 +307,28 @@ def own_group_size(n):
     return 4 * n + 1
 
 
-@kernel(_nrt=False)
-def knn_round_own_groups(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
-    """:func:`knn_round_prepare` of a synchronous kNN round, plus the table of :func:`own_group_partner`.
+@kernel(inline="always")
+def _no_own_group(grp, n):
+    for a in range(n):
+        grp[GRP_BASE * n + a] = -1
 
-    Returns the number of groups. Sets ``grp[2 n + a] = -1`` for every agent
-    (no own-group pick) when the round filled the matrix, ties are broken
-    at random, or some weight lies below ``OWN_GROUP_MIN_FLOOR``; otherwise
+
+@kernel(inline="always")
+def _own_group_table(D, floor, gid, grp, G, n, k, random_ties):
+    """The table of :func:`own_group_partner` for a grouped round (end of :func:`knn_round_prepare`).
+
+    No own-group pick (``grp[2 n + a] = -1`` for every agent) with random
+    ties or when some weight lies below ``OWN_GROUP_MIN_FLOOR``; otherwise
     for the agents of every group with more than k members.
     """
-    n = W.shape[0]
-    G = knn_round_prepare(W, D, supp, nsupp, floor, gid)
     base = GRP_BASE * n
-    usable = not random_ties and nsupp[0] != ROUND_MATRIX
-    if usable:
-        for g in range(G):  # the representatives' floors: the other rows equal theirs
-            if not floor[np.int64(D[KEY_REP, g])] >= OWN_GROUP_MIN_FLOOR:
-                usable = False
-                break
-    if not usable:
-        for a in range(n):
-            grp[base + a] = -1
-        return G
+    if random_ties:
+        _no_own_group(grp, n)
+        return
+    for g in range(G):  # the representatives' floors: the other rows equal theirs
+        if not floor[np.int64(D[KEY_REP, g])] >= OWN_GROUP_MIN_FLOOR:
+            _no_own_group(grp, n)
+            return
     start = GRP_START * n
     pos = GRP_POS * n
     # counting sort of the agents by group, stable (index order within a group); grp[base + g]
@@ -344,7 +352,6 @@ def knn_round_own_groups(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
         s = grp[start + g]
         # more than k members: at least k besides a itself
         grp[base + a] = s if grp[start + g + 1] - s > k else -1
-    return G
 
 
 @kernel(inline="always")

@@ -36,7 +36,7 @@ from gmmproxy._kernels.gmm import (
     underflow_log_scale,
 )
 from gmmproxy._kernels.em import em_weights, em_weights_wide
-from gmmproxy._kernels.knn_groups import ROUND_MATRIX, knn_round_own_groups, own_group_partner, pick_k_nearest_grouped
+from gmmproxy._kernels.knn_groups import ROUND_MATRIX, knn_round_prepare, own_group_partner, pick_k_nearest_grouped
 from gmmproxy._kernels.neighbors import HEAP_MAX_K, pick_k_nearest, weight_distances_sparse
 from gmmproxy._kernels.prefetch import prefetch_agent, prefetch_row
 from gmmproxy._kernels.rng import randint, uniform
@@ -220,8 +220,8 @@ def round_distances(W, scr, rules, k, sequential, PARTNER):
                 # (knn_groups.pick_k_nearest_grouped); grouping the rows costs O(n K); and the
                 # members of each group, for the agents whose k nearest are all in their own
                 # group (knn_groups.own_group_partner)
-                knn_round_own_groups(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand, scr.grp, k,
-                                     rules.random_ties)
+                knn_round_prepare(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand, scr.grp, k,
+                                  rules.random_ties)
             else:
                 weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)
 

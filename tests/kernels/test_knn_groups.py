@@ -42,6 +42,12 @@ def _scratch(n, K):
     return (np.zeros((n, n)), np.zeros((n, K), np.int64), np.zeros(n, np.int64), np.zeros(n), np.zeros(n, np.int64))
 
 
+def _prepare(W, D, supp, nsupp, floor, gid, k=1, random_ties=False):
+    """A round's preparation (the own-group table goes to a buffer of its own); returns (G, table)."""
+    grp = np.full(knn_groups.own_group_size(W.shape[0]), -7, np.int64)
+    return knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid, grp, k, random_ties), grp
+
+
 @pytest.mark.parametrize("kind", ["few groups", "one-hot start", "many groups", "dense", "last bits"])
 @pytest.mark.parametrize("random_ties", [False, True])
 def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
@@ -53,7 +59,7 @@ def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     Dm, supp, nsupp, floor, _ = _scratch(n, K)
     neighbors.weight_distances_sparse(W, Dm, supp, nsupp, floor)
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    G = knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    G, _ = _prepare(W, D, supp, nsupp, floor, gid)
     assert nsupp[0] != knn_groups.ROUND_MATRIX
     assert (nsupp[0] == knn_groups.ROUND_DENSE) == (kind == "dense")
     assert 2 * G * G <= n * n
@@ -62,7 +68,7 @@ def test_grouped_pass_is_the_full_pass_bit_for_bit(kind, random_ties):
     for k in (1, 2, 7, 10, 40):
         # a fresh round: its distance cache is filled by this k's order of agents
         D, supp, nsupp, floor, gid = _scratch(n, K)
-        knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+        _prepare(W, D, supp, nsupp, floor, gid, k, random_ties)
         st_ref = _state(k)
         st_new = _state(k)
         # some k in decreasing agent order: a group's first distances then come from an agent that
@@ -80,7 +86,7 @@ def test_round_groups_are_the_distinct_rows():
     W = _population("many groups", 4)
     n, K = W.shape
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    G = knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    G, _ = _prepare(W, D, supp, nsupp, floor, gid)
     uniq, inverse = np.unique(W, axis=0, return_inverse=True)
     assert G == len(uniq)
     inverse = inverse.ravel()
@@ -99,8 +105,9 @@ def test_too_many_groups_fall_back_to_the_matrix(n):
     K = 30
     W = clipped_rows(rs, n, K, 1e-12, 3)
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    knn_groups.knn_round_prepare(W, D, supp, nsupp, floor, gid)
+    _, grp = _prepare(W, D, supp, nsupp, floor, gid)
     assert nsupp[0] == knn_groups.ROUND_MATRIX
+    assert np.all(grp[2 * n:3 * n] == -1)  # no own-group picks in a matrix round
     ref, supp2, nsupp2, floor2, _ = _scratch(n, K)
     neighbors.weight_distances_sparse(W, ref, supp2, nsupp2, floor2)
     np.testing.assert_array_equal(D, ref)
@@ -109,8 +116,7 @@ def test_too_many_groups_fall_back_to_the_matrix(n):
 def _own_group_round(W, k, random_ties=False):
     n, K = W.shape
     D, supp, nsupp, floor, gid = _scratch(n, K)
-    grp = np.full(knn_groups.own_group_size(n), -7, np.int64)
-    G = knn_groups.knn_round_own_groups(W, D, supp, nsupp, floor, gid, grp, k, random_ties)
+    G, grp = _prepare(W, D, supp, nsupp, floor, gid, k, random_ties)
     return G, grp, (D, supp, nsupp, floor, gid)
 
 
@@ -189,12 +195,11 @@ def test_no_own_group_pick_where_it_would_not_be_exact(case):
         assert np.any(grp2[2 * n:3 * n] >= 0)
 
 
-def test_own_group_round_keeps_the_heap_pass_table():
-    # the heap pass of the agents without an own-group pick reads the same table as before
+def test_round_table_does_not_depend_on_k_or_the_tie_rule():
+    # the heap pass of the agents without an own-group pick reads the same table whatever k
     W = _population("few groups", 9)
     n, K = W.shape
-    D1, supp1, nsupp1, floor1, gid1 = _scratch(n, K)
-    G1 = knn_groups.knn_round_prepare(W, D1, supp1, nsupp1, floor1, gid1)
+    G1, _, (D1, supp1, nsupp1, floor1, gid1) = _own_group_round(W, 1, random_ties=True)
     G2, _, (D2, supp2, nsupp2, floor2, gid2) = _own_group_round(W, 10)
     assert G1 == G2
     np.testing.assert_array_equal(gid1, gid2)
