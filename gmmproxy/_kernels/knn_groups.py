@@ -17,7 +17,8 @@ argument order), so the heap -- its layout included, which decides
 With many distinct rows (early rounds) the round fills the matrix as before.
 
 The round's scratch lives in the (n, n) distance buffer ``D`` (rows as below)
-and ``gid`` (the candidate buffer): nothing new is allocated.
+and ``gid`` (the candidate buffer); the own-group picks (end of this file) use
+``Scratch.grp``.
 """
 import math
 
@@ -29,7 +30,6 @@ from gmmproxy._kernels.neighbors import (
     pick_with_random_ties,
     sparse_distance,
     weight_distances_sparse,
-    weight_supports,
 )
 from gmmproxy._kernels.rng import randint
 
@@ -46,27 +46,55 @@ ROUND_DENSE = -1  # distances of this round are the dense sum
 ROUND_MATRIX = -2  # this round filled the whole matrix D (too many distinct rows)
 
 
-@kernel(inline="always")
-def _row_hash(W, a, supp, nsupp, floor):
-    # any function of the row's content; equal hashes are confirmed by _same_row
-    h = np.int64(nsupp[a]) * 1000003 + np.int64(floor[a] * 4503599627370496.0)
-    for t in range(nsupp[a]):
-        c = supp[a, t]
-        h = (h * 1000003) ^ c
-        h = (h * 1000003) ^ np.int64(W[a, c] * 4503599627370496.0)
-    return h ^ (h >> 29)
+# odd 64-bit multiplier of the row hash (2^64 / golden ratio)
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
 @kernel(inline="always")
-def _same_row(W, a, b, supp, nsupp, floor):
-    # the sparse form determines the row (floor = min, support = the other components in order)
-    if floor[a] != floor[b] or nsupp[a] != nsupp[b]:
-        return False
-    for t in range(nsupp[a]):
-        c = supp[a, t]
-        if supp[b, t] != c or W[a, c] != W[b, c]:
-            return False
-    return True
+def _row_hash(Wbits, a):
+    """A hash of dense row a from the bits of its entries (``Wbits``: ``W`` viewed as uint64).
+
+    Any function of the row's content will do (equal hashes are confirmed
+    by :func:`_same_row`); this one is a sum, in wrapping integer
+    arithmetic, of each entry's bits xor a key of its position (so that
+    rows that are permutations of each other differ), which, unlike a float
+    reduction, LLVM vectorises; one multiplication then mixes the high bits
+    down. Rows of equal doubles have equal bits (the entries are clipped
+    weights: no zeros, no NaNs; an odd row only costs a comparison).
+    """
+    K = Wbits.shape[1]
+    h = np.uint64(0)
+    for c in range(K):
+        h += Wbits[a, c] ^ (np.uint64(c) * _HASH_MULT)
+    h *= _HASH_MULT
+    return h ^ (h >> np.uint64(29))
+
+
+@kernel(inline="always")
+def _same_row(W, a, b):
+    """Whether rows a and b of W are equal entry by entry (branch-free, vectorised)."""
+    diff = 0
+    for c in range(W.shape[1]):
+        diff += W[a, c] != W[b, c]
+    return diff == 0
+
+
+@kernel(inline="always")
+def _row_support(W, a, supp, nsupp, floor):
+    """The sparse form of row a alone, as ``neighbors.weight_supports`` makes it; returns its length."""
+    K = W.shape[1]
+    f = W[a, 0]
+    for c in range(1, K):
+        if W[a, c] < f:
+            f = W[a, c]
+    m = 0
+    for c in range(K):
+        if W[a, c] != f:
+            supp[a, m] = c
+            m += 1
+    nsupp[a] = m
+    floor[a] = f
+    return m
 
 
 @kernel(inline="always")
@@ -80,53 +108,74 @@ def few_groups(G, n):
 
 
 @kernel(_nrt=False)
-def knn_round_prepare(W, D, supp, nsupp, floor, gid):
-    """Per-round preparation of :func:`pick_k_nearest_grouped` for weights ``W`` (n, K); returns the groups.
+def knn_round_prepare(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
+    """Per-round preparation of :func:`pick_k_nearest_grouped` and :func:`own_group_partner` for weights ``W`` (n, K).
 
-    Fills the sparse forms (:func:`weight_supports`), the groups of identical
-    rows (``gid[a]``, representatives, an empty distance cache) in ``D`` as
-    laid out above, and sets ``nsupp[0] = ROUND_DENSE`` when the rows are
-    dense on average (early rounds; distances are then the dense sum, as in
+    Returns the number of groups.
+
+    Fills the groups of identical rows (``gid[a]``, representatives, an
+    empty distance cache) in ``D`` as laid out above and the sparse form of
+    each group's representative (only those are read: the distances of a
+    row are those of its representative), and sets ``nsupp[0] =
+    ROUND_DENSE`` when the rows are dense on average (early rounds;
+    distances are then the dense sum, as in
     :func:`weight_distances_sparse`). With too many groups
     (:func:`few_groups`) it fills the whole matrix as
-    :func:`weight_distances_sparse` does instead and sets ``nsupp[0] =
-    ROUND_MATRIX``.
+    :func:`weight_distances_sparse` does instead (every sparse form) and
+    sets ``nsupp[0] = ROUND_MATRIX``. Then the own-group table ``grp`` for
+    neighbourhoods of ``k`` (:func:`_own_group_table`). One compiled
+    function for the whole preparation (a second one cost the kNN variant's
+    first compile about half a second).
     """
     n, K = W.shape
-    total = weight_supports(W, supp, nsupp, floor)
     if n < PRUNED_MIN_N:
         _matrix_round(W, D, supp, nsupp, floor)
+        _no_own_group(grp, n)
         return n
     size = 1
     while size < 2 * n:
         size *= 2
-    for t in range(size):  # size < 4 n: rows KEY_TABLE .. KEY_TABLE + 3
-        D[KEY_TABLE + t // n, t % n] = 0.0
+    # rows KEY_TABLE .. KEY_TABLE + 3 of D as one flat table (size < 4 n; no divisions by n)
+    table = D.reshape(n * n)
+    t0 = KEY_TABLE * n
+    for t in range(size):
+        table[t0 + t] = 0.0
+    Wbits = W.view(np.uint64)
     G = 0
     for a in range(n):
-        t = _row_hash(W, a, supp, nsupp, floor) & (size - 1)
+        t = np.int64(_row_hash(Wbits, a) & np.uint64(size - 1))
         while True:
-            e = D[KEY_TABLE + t // n, t % n]
+            e = table[t0 + t]
             if e == 0.0:
-                D[KEY_TABLE + t // n, t % n] = G + 1
+                table[t0 + t] = G + 1
                 D[KEY_REP, G] = a
                 gid[a] = G
                 G += 1
                 break
             g = np.int64(e) - 1
-            if _same_row(W, a, np.int64(D[KEY_REP, g]), supp, nsupp, floor):
+            if _same_row(W, a, np.int64(D[KEY_REP, g])):
                 gid[a] = g
                 break
             t = (t + 1) & (size - 1)
     if not few_groups(G, n):
         _matrix_round(W, D, supp, nsupp, floor)
+        _no_own_group(grp, n)
         return G
     D[KEY_REP, n - 1] = G
     for g in range(G):
         for h in range(G):
             D[KEY_CACHE + g, h] = np.nan
+    # the listed components of all n rows, as weight_supports counts them: each row has its
+    # representative's sparse form
+    total = 0
+    for a in range(n):
+        g = gid[a]
+        if np.int64(D[KEY_REP, g]) == a:
+            _row_support(W, a, supp, nsupp, floor)
+        total += nsupp[np.int64(D[KEY_REP, g])]
     if 3 * total > n * K:
         nsupp[0] = ROUND_DENSE
+    _own_group_table(D, floor, gid, grp, G, n, k, random_ties)
     return G
 
 
@@ -157,8 +206,10 @@ def _content_distance(W, a, b, supp, nsupp, floor):
 
 @kernel(inline="always")
 def _group_rows(i, W, D, gid, supp, nsupp, floor, G):
-    # D[KEY_LOW, g], D[KEY_UP, g]: agent i's distance to the rows of group g below and above it
+    # D[KEY_LOW, g], D[KEY_UP, g]: agent i's distance to the rows of group g below and above it.
+    # Only the representatives' sparse forms are filled: i's row is that of its representative
     g_i = gid[i]
+    rep_i = np.int64(D[KEY_REP, g_i])
     for g in range(G):
         if g == g_i:
             # identical rows: exactly 0, as the sum gives
@@ -168,8 +219,8 @@ def _group_rows(i, W, D, gid, supp, nsupp, floor, G):
         rep = np.int64(D[KEY_REP, g])
         for below in range(2):
             # below = 0: agents of g above i (i's row first in the sum), 1: below i
-            a = rep if below else i
-            b = i if below else rep
+            a = rep if below else rep_i
+            b = rep_i if below else rep
             ga = gid[a]
             gb = gid[b]
             v = D[KEY_CACHE + ga, gb]
@@ -221,3 +272,93 @@ def pick_k_nearest_grouped(state, i, W, D, gid, supp, nsupp, floor, drow, k, ran
         return heap[q]
     # random ties: every other agent has its distance in drow
     return pick_with_random_ties(state, q, heap, k, drow, heap, n, np.bool_(True), i)
+
+
+# ---------------------------------------------------------------------------------------------
+# Own-group partners: an O(1) pick for agents whose k nearest are all in their own group.
+#
+# In a grouped round an agent's own group (the agents with its row, bit for bit) is at distance
+# exactly 0, and no other agent is (see :func:`_own_group_table`). When the group holds at
+# least k agents besides i, the k nearest by (distance, index) are therefore the k
+# lowest-indexed of them, and the partner, uniform over that set, is the member of rank q for q
+# uniform in 0..k-1: one draw and two look-ups, no distances. Whether an agent takes this pick
+# is decided before q is drawn (it depends on the round's rows and k only), so every agent's
+# partner stays uniform over the same k-nearest set; the other agents keep the heap pass
+# (:func:`pick_k_nearest_grouped`). Which draw maps to which member differs from the heap's
+# layout, so the random stream of such runs differs from the heap pass's (the distribution
+# does not).
+#
+# Layout of ``Scratch.grp`` (int64, :func:`own_group_size` entries) after :func:`knn_round_prepare`:
+GRP_MEMBERS = 0  # grp[a'] for a' < n: the agents sorted by (group, index)
+GRP_POS = 1  # grp[n + a]: agent a's position among its group's members
+GRP_BASE = 2  # grp[2 n + a]: where agent a's group starts in the member list, or -1: no own-group pick
+GRP_START = 3  # grp[3 n + g], g <= G: where group g starts in the member list
+
+# Distinct rows whose entries are all at least this far from 0 have a distance > 0 in float64: two
+# different doubles >= f differ by at least 2^-53 f, whose square (>= 2^-106 f^2, about 1e-232
+# here) does not underflow to 0, and the distance sums non-negative terms. Below it (an eps far
+# below the default 1e-12) a different row could sit at a computed distance 0 and tie with the
+# own group, so the round skips the own-group pick altogether.
+OWN_GROUP_MIN_FLOOR = 1e-100
+
+
+def own_group_size(n):
+    """Entries of the ``Scratch.grp`` buffer for n agents."""
+    return 4 * n + 1
+
+
+@kernel(inline="always")
+def _no_own_group(grp, n):
+    for a in range(n):
+        grp[GRP_BASE * n + a] = -1
+
+
+@kernel(inline="always")
+def _own_group_table(D, floor, gid, grp, G, n, k, random_ties):
+    """The table of :func:`own_group_partner` for a grouped round (end of :func:`knn_round_prepare`).
+
+    No own-group pick (``grp[2 n + a] = -1`` for every agent) with random
+    ties or when some weight lies below ``OWN_GROUP_MIN_FLOOR``; otherwise
+    for the agents of every group with more than k members.
+    """
+    base = GRP_BASE * n
+    if random_ties:
+        _no_own_group(grp, n)
+        return
+    for g in range(G):  # the representatives' floors: the other rows equal theirs
+        if not floor[np.int64(D[KEY_REP, g])] >= OWN_GROUP_MIN_FLOOR:
+            _no_own_group(grp, n)
+            return
+    start = GRP_START * n
+    pos = GRP_POS * n
+    # counting sort of the agents by group, stable (index order within a group); grp[base + g]
+    # serves as group g's cursor until the agents' entries overwrite it below
+    for g in range(G + 1):
+        grp[start + g] = 0
+    for a in range(n):
+        grp[start + gid[a] + 1] += 1
+    for g in range(G):
+        grp[start + g + 1] += grp[start + g]
+    for g in range(G):
+        grp[base + g] = grp[start + g]
+    for a in range(n):
+        g = gid[a]
+        p = grp[base + g]
+        grp[GRP_MEMBERS * n + p] = a
+        grp[pos + a] = p - grp[start + g]
+        grp[base + g] = p + 1
+    for a in range(n):
+        g = gid[a]
+        s = grp[start + g]
+        # more than k members: at least k besides a itself
+        grp[base + a] = s if grp[start + g + 1] - s > k else -1
+
+
+@kernel(inline="always")
+def own_group_partner(state, i, k, grp, n):
+    """Agent i's partner when ``grp[2 n + i] >= 0``: its own group's member of rank q (i skipped), q uniform in 0..k-1."""
+    b = grp[GRP_BASE * n + i]
+    q = randint(state, k)
+    if q >= grp[GRP_POS * n + i]:
+        q += 1
+    return grp[GRP_MEMBERS * n + b + q]

@@ -36,7 +36,7 @@ from gmmproxy._kernels.gmm import (
     underflow_log_scale,
 )
 from gmmproxy._kernels.em import em_weights, em_weights_wide
-from gmmproxy._kernels.knn_groups import ROUND_MATRIX, knn_round_prepare, pick_k_nearest_grouped
+from gmmproxy._kernels.knn_groups import ROUND_MATRIX, knn_round_prepare, own_group_partner, pick_k_nearest_grouped
 from gmmproxy._kernels.neighbors import HEAP_MAX_K, pick_k_nearest, weight_distances_sparse
 from gmmproxy._kernels.prefetch import prefetch_agent, prefetch_row
 from gmmproxy._kernels.rng import randint, uniform
@@ -202,7 +202,7 @@ def choose_dense_graph(state, i, W, scr, rules, k, g, from_matrix):
 
 
 @kernel(inline="always")
-def round_distances(W, scr, k, sequential, PARTNER):
+def round_distances(W, scr, rules, k, sequential, PARTNER):
     """The round's weight-distance matrix ``scr.D``, when the variant reads it (synchronous kNN, dense graphs).
 
     Synchronous kNN rounds with ``k <= HEAP_MAX_K`` build no matrix (unless
@@ -217,8 +217,11 @@ def round_distances(W, scr, k, sequential, PARTNER):
         if not sequential and (PARTNER == PARTNER_GRAPH or k < W.shape[0] - 1):
             if PARTNER == PARTNER_KNN and k <= HEAP_MAX_K:
                 # distances per pair of distinct rows, not per pair of agents
-                # (knn_groups.pick_k_nearest_grouped); grouping the rows costs O(n K)
-                knn_round_prepare(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand)
+                # (knn_groups.pick_k_nearest_grouped); grouping the rows costs O(n K); and the
+                # members of each group, for the agents whose k nearest are all in their own
+                # group (knn_groups.own_group_partner)
+                knn_round_prepare(W, scr.D, scr.supp, scr.nsupp, scr.floor, scr.cand, scr.grp, k,
+                                  rules.random_ties)
             else:
                 weight_distances_sparse(W, scr.D, scr.supp, scr.nsupp, scr.floor)
 
@@ -239,6 +242,9 @@ def choose_partner(state, i, W, scr, rules, k, g, sequential, PARTNER):
     if PARTNER == PARTNER_ALL or (PARTNER == PARTNER_KNN and k >= n - 1):
         return other_uniform(state, i, n)
     if PARTNER == PARTNER_KNN:
+        if not sequential and k <= HEAP_MAX_K and scr.grp[2 * n + i] >= 0:
+            # this round's table (round_distances): i's k nearest are all in its own group
+            return own_group_partner(state, i, k, scr.grp, n)
         return choose_knn(state, i, W, scr, rules, k, g, not sequential)
     if PARTNER == PARTNER_GRAPH:
         return choose_dense_graph(state, i, W, scr, rules, k, g, not sequential)
@@ -345,7 +351,7 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
             for t in range(steps):
                 k = round_k(t, rules)
                 g = round_graph(t, rules)
-                round_distances(cur.W, scr, k, sequential, PARTNER)
+                round_distances(cur.W, scr, rules, k, sequential, PARTNER)
                 for i in range(n):
                     j = choose_partner(state, i, cur.W, scr, rules, k, g, sequential, PARTNER)
                     if PARTNER == PARTNER_SPARSE:
@@ -470,7 +476,7 @@ def alg2_kernel(PARTNER):
             for t in range(steps):
                 k = round_k(t, rules)
                 g = round_graph(t, rules)
-                round_distances(cur.W, scr, k, sequential, PARTNER)
+                round_distances(cur.W, scr, rules, k, sequential, PARTNER)
                 for i in range(n):
                     j = choose_partner(state, i, cur.W, scr, rules, k, g, sequential, PARTNER)
                     sample_point(state, cur.W, i, mu, cur.CH[i], scr.x)

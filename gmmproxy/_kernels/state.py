@@ -55,7 +55,7 @@ CovPopulation = namedtuple("CovPopulation", "W R CH HL ptr")
 #: the table of distinct rows and their pair distances instead of the n x n
 #: matrix, and ``nsupp[0]`` carries the round kind (``ROUND_DENSE``,
 #: ``ROUND_MATRIX``).
-Scratch = namedtuple("Scratch", "D drow heap cand x y dx dy WB logd work supp nsupp floor")
+Scratch = namedtuple("Scratch", "D drow heap cand x y dx dy WB logd work supp nsupp floor grp")
 
 #: Extra per-update scratch of Algorithm 2: the partner's pseudo-updated
 #: weights ``wj`` (1, K) and factors ``chj``, ``hlj``; the agent's ``wi``,
@@ -85,7 +85,8 @@ def new_scratch(n: int, K: int, d: int, knn: bool) -> Scratch:
     return Scratch(np.zeros((m, m)), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(d),
                    np.zeros(d),
                    np.zeros(K), np.zeros(K), np.zeros((2, K)), np.zeros(K), np.zeros(d),
-                   np.zeros((m, K), np.int64), np.zeros(m, np.int64), np.zeros(m))
+                   np.zeros((m, K), np.int64), np.zeros(m, np.int64), np.zeros(m),
+                   np.zeros(4 * n + 1 if knn else 1, np.int64))
 
 
 def new_cov_scratch(K: int, r: int, d: int) -> CovScratch:

@@ -165,3 +165,69 @@ def test_fork_based_pool_works_after_a_parallel_batch():
     simulate_many(SimulationConfig(n_agents=5), steps=2, replicates=4, seed=0, n_threads=2, progress=False)
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map_async(abs, [-1, -2, -3]).get(timeout=120) == [1, 2, 3]
+
+
+def test_same_arrays_at_any_thread_count_with_own_group_partners():
+    # n >= 16 and k small: after a few rounds most agents pick their partner inside their own group
+    # (knn_groups.own_group_partner); still one stream per replicate
+    cfg = SimulationConfig(n_agents=30, n_components=8, p_mirror=0.0, n_neighbors=4)
+    a = simulate_many(cfg, steps=12, replicates=4, seed=5, record="weights", n_threads=1)
+    b = simulate_many(cfg, steps=12, replicates=4, seed=5, record="weights", n_threads=2, chunk_size=1)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    one = simulate(cfg, steps=12, seed=replicate_seed(5, 2))
+    np.testing.assert_array_equal(one.weights, a.weights[2])
+
+
+def _partners_through_choose_partner(W, k, sequential, stale, draws, seed=3):
+    """Partners of every agent drawn by ``rounds.choose_partner`` as a kNN round calls it (p = 0)."""
+    import numba
+
+    from gmmproxy._kernels import state
+    from gmmproxy._seeding import xoshiro_state
+
+    n, K = W.shape
+    scr = state.new_scratch(n, K, 1, True)
+    rules = state.Rules(0.0, np.array([k]), sequential, False, False, np.zeros((1, 1, 1), bool),
+                        np.zeros((1, 2), np.int64), np.zeros((1, 1), np.int64), 0.0, False, np.zeros(K))
+    KNN = rounds.PARTNER_KNN
+
+    @numba.njit
+    def go(st, W, scr, rules, k, sequential, stale, out):
+        rounds.round_distances(W, scr, rules, k, sequential, KNN)
+        if stale:  # what an earlier round may have left behind: must not be read
+            for t in range(scr.grp.shape[0]):
+                scr.grp[t] = 0
+        for s in range(out.shape[0]):
+            for i in range(out.shape[1]):
+                out[s, i] = rounds.choose_partner(st, i, W, scr, rules, k, 0, sequential, KNN)
+
+    out = np.zeros((draws, n), np.int64)
+    go(xoshiro_state(np.random.SeedSequence(seed)).copy(), W, scr, rules, k, sequential, stale, out)
+    return out
+
+
+@pytest.mark.parametrize("sequential, k, stale", [(False, 4, False), (True, 4, True), (False, 70, True)])
+def test_choose_partner_is_uniform_over_the_k_nearest(sequential, k, stale):
+    # a population of silos (rows shared bit for bit by the agents of a silo, as after a few rounds):
+    # each agent's partner is uniform over its k nearest by (distance, index), whichever path picks
+    # it -- and a round that did not build the own-group table (sequential rounds, k above the
+    # heap's range) must not read a stale one
+    from weight_rows import clipped_rows
+
+    from gmmproxy._kernels import neighbors
+
+    rs = np.random.default_rng(1)
+    n, K = 90, 12
+    base = clipped_rows(rs, 4, K, 1e-12, 2)
+    W = base[rs.integers(0, 4, n)]
+    W[3] = clipped_rows(rs, 1, K, 1e-12, 3)[0]  # a group of one: the heap pass
+    draws = 300 if k < 10 else 80
+    got = _partners_through_choose_partner(W, k, sequential, stale, draws)
+    D = np.zeros((n, n))
+    neighbors.weight_distances_sparse(W, D, np.zeros((n, K), np.int64), np.zeros(n, np.int64), np.zeros(n))
+    for i in range(n):
+        want = sorted((j for j in range(n) if j != i), key=lambda j: (D[i, j], j))[:k]
+        assert set(got[:, i]) <= set(want), i
+        if k < 10:
+            counts = np.array([np.sum(got[:, i] == j) for j in want])
+            assert counts.min() > 0.4 * draws / k, (i, counts)
