@@ -332,15 +332,27 @@ def one_hot_limits(K, eps):
     The shortcut holds when the row's floor is at most ``wf_max`` (just above
     eps: a one-hot row's floor is eps over a total near 1) and every other
     band component's log-density relative to the nearest mean is below
-    ``v_max``: then (a) their prior-weighted densities add up to less than
-    ``2^-54``, half an ulp of a weight above 1/2, so the density sum is that
-    weight exactly; (b) each of their EM values ``wf * density / weight`` is
-    below eps, so it clips to eps. Both with margins for the rounding of exp.
+    ``v_max``. Then their prior-weighted densities add up to at most
+    ``delta = K wf_max exp(v_max)``, and
+
+    * (b) each of their EM values, at most ``wf * density / weight`` with the
+      topic's weight above 1/2, is below eps: it clips to eps;
+    * and either (a) ``delta < 2^-54``, half an ulp of a weight above 1/2, so
+      the density sum is the topic's weight exactly and so is every later
+      float; or (c) ``delta <= eps / 2`` less the rounding of three operations,
+      so the topic's EM value ``weight / sum`` is at least ``1 - eps`` however
+      the sum rounds, and clips to exactly ``1 - eps`` as in the general step
+      ((c) needs eps well above 1e-16, where ``1 - eps`` is below 1).
+
+    Margins cover the rounding of ``exp``; ``v_max`` is the larger of the
+    bounds (a) and (c), capped by (b).
     """
     wf_max = eps * (1.0 + 1e-6)
     a = math.log(2.0 ** -54 / (K * wf_max))
     b = math.log(eps / (2.0 * wf_max))
-    return min(a, b) - 1e-3, wf_max
+    slack = 0.5 * eps * (1.0 - 1e-6) - 1e-15
+    c = math.log(slack / (K * wf_max)) if slack > 0.0 else -np.inf
+    return min(b, max(a, c)) - 1e-3, wf_max
 
 
 @kernel(inline="always")
@@ -351,10 +363,10 @@ def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, ep
     was drawn near mean T. If the nearest mean of x is T, ``W[i, T] > 1/2``,
     the floor ``wf <= wf_max`` and every other component of x's density band
     has a log-density (relative to T's) below ``v_max`` (both from
-    :func:`one_hot_limits`), then in :func:`_sparse_em_one`
-    the prior-weighted density sum is exactly ``W[i, T]`` (the other terms are
-    below half an ulp of it), the other components clip to ``eps``, and
-    only T's value depends on x -- so the result follows without the band's
+    :func:`one_hot_limits`), then in :func:`_sparse_em_one` the other
+    components clip to ``eps`` and T's value is either computed from a density
+    sum that is exactly ``W[i, T]`` or clipped to ``1 - eps`` whatever the
+    sum -- so the result follows without the band's
     ``exp`` calls, with the same floating-point operations on the values that
     matter. The band's extent (kept in the result's span before trimming) is
     found as in ``gmm.banded_densities_1d``. Needs evenly spaced means
@@ -379,7 +391,8 @@ def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, ep
     z0 = (x - mu1[c0]) * s
     base = 0.5 * z0 * z0
     ulog = -np.inf if -base < LOG_UNDERFLOW else -base - log_sd0 - 0.5 * LOG_2PI
-    if underflows(ulog, wT):
+    # far from the underflow guard, whose test then does not depend on the density sum's rounding
+    if not ulog >= LOG_UNDERFLOW + 60.0:
         return -1, -1, 0.0
     lo = c0
     while lo > 0:

@@ -237,4 +237,4 @@ def test_one_hot_em_shortcut_is_the_general_em_step():
             np.testing.assert_array_equal(fast[t, lo:hi], slow[t, lo:hi])
         taken_near.append(used[:3000].mean())
     # typical calibrated spreads: the shortcut covers most draws near the agent's topic
-    assert taken_near[0] > 0.9 and taken_near[1] > 0.6, taken_near
+    assert taken_near[0] > 0.99 and taken_near[1] > 0.95 and taken_near[2] > 0.5, taken_near
