@@ -4,6 +4,7 @@
     python benchmarks/bench_calibration.py --repeats 3
     python benchmarks/bench_calibration.py --ref d114a7f         # this tree against an earlier commit
     python benchmarks/bench_calibration.py --ref d114a7f --threads 2   # the same, wall time on 2 threads
+    python benchmarks/bench_calibration.py --draws 40             # also: over draws of the posterior and the prior
 
 One *evaluation* is what an ABC particle costs: the 8 flower conditions
 (p in {0.2, 0.7} x k in {1, 5, 15, 25}, n = 30, T = 80 steps) with 16
@@ -68,6 +69,42 @@ def _evaluation(theta, model, repeats):
     return wall * 1e3, cpu * 1e3
 
 
+def _draws(n, seed=0):
+    """Wall times (ms, all threads) of one evaluation at n posterior and n prior draws of the shipped fit.
+
+    Posterior draws are weighted draws of ``docs/calibration-report/posterior.csv``;
+    prior draws come from the default model's priors. Each parameter set is
+    evaluated once (one evaluation, not a best of several), so the spread
+    shows how the cost depends on the parameters.
+    """
+    import pandas as pd
+
+    from gmmproxy.bridge.calibration.batch import Geometry
+    from gmmproxy.bridge.calibration.model import Condition, ProxyModel
+    from gmmproxy.bridge.calibration.simulator import simulate_silos
+
+    model = ProxyModel()
+    conds = [Condition(p, k, 30, 80) for p in (0.2, 0.7) for k in (1, 5, 15, 25)]
+    g = Geometry(30)
+    rng = np.random.default_rng(seed)
+    prior = model.sample_prior(n, rng)
+    post = pd.read_csv(os.path.join(_REPO, "docs", "calibration-report", "posterior.csv"))
+    rows = rng.choice(len(post), n, p=post["weight"] / post["weight"].sum())
+    sets = {"posterior draws of the shipped fit": [{f: float(post[f].iloc[i]) for f in model.free} for i in rows],
+            "prior draws (the first ABC generation)": [{f: float(prior[f][i]) for f in model.free}
+                                                       for i in range(n)]}
+    simulate_silos(model, [sets["posterior draws of the shipped fit"][0]], conds, 16, g, 0)  # compile / load
+    out = {}
+    for label, thetas in sets.items():
+        t = []
+        for s, theta in enumerate(thetas):
+            t0 = time.perf_counter()
+            simulate_silos(model, [theta], conds, 16, g, s + 1)
+            t.append(time.perf_counter() - t0)
+        out[label] = np.array(t) * 1e3
+    return out
+
+
 def _model(kind):
     from gmmproxy.bridge.calibration.model import BASELINE, ProxyModel
 
@@ -120,6 +157,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="with --ref: Numba threads of both trees (1: compare CPU time; more: compare wall time)")
     ap.add_argument("--rounds", type=int, default=2, help="with --ref: alternations (old, new) of fresh interpreters")
+    ap.add_argument("--draws", type=int, default=0,
+                    help="also time one evaluation at this many posterior and prior draws (all threads)")
     args = ap.parse_args(argv)
     threads = numba.get_num_threads()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -144,6 +183,13 @@ def main(argv=None):
             wall1, _ = _evaluation(theta, _model(kind), args.repeats)
             numba.set_num_threads(threads)
             print(f"| {label} | {wall:.0f} ms | {cpu:.0f} ms | {wall1:.0f} ms |")
+    if args.draws:
+        print()
+        print(f"| one evaluation, {threads} threads, at {args.draws} parameter sets | mean | median | 90% | max |")
+        print("|---|---|---|---|---|")
+        for label, t in _draws(args.draws).items():
+            print(f"| {label} | {t.mean():.0f} ms | {np.median(t):.0f} ms | {np.percentile(t, 90):.0f} ms | "
+                  f"{t.max():.0f} ms |")
     print()
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
