@@ -280,52 +280,6 @@ def _sparse_categorical(state, W, i, lo, hi, f):
 
 
 @kernel(inline="always")
-def _prior_dot(W, i, wlo, whi, wf, DD, q, lo, hi):
-    """``sum_{c in [lo, hi)} w_c DD[q, c]`` for sparse row i, in ascending c (no per-entry branch)."""
-    tot = 0.0
-    a = min(hi, max(lo, wlo))
-    b = max(a, min(hi, whi))
-    for c in range(lo, a):
-        tot += wf * DD[q, c]
-    for c in range(a, b):
-        tot += W[i, c] * DD[q, c]
-    for c in range(b, hi):
-        tot += wf * DD[q, c]
-    return tot
-
-
-@kernel(inline="always")
-def _sparse_em_one(W, i, wlo, whi, wf, DD, lo, hi, q, eps, OUT, orow):
-    """:func:`_sparse_em` for a RAG of one point (row q, band [lo, hi)) whose density does not underflow.
-
-    The same floating-point operations as the general loop with r = 1
-    (its accumulator adds ``DD * inv`` to 0, exactly), without the passes
-    over the RAG and the accumulator.
-    """
-    K = W.shape[1]
-    inv = 1.0 / _prior_dot(W, i, wlo, whi, wf, DD, q, lo, hi)
-    total = 0.0
-    hi_clip = 1.0 - eps
-    for c in range(lo, hi):
-        w = W[i, c] if wlo <= c < whi else wf
-        v = (DD[q, c] * inv) * w
-        v = v if v > eps else eps
-        v = v if v < hi_clip else hi_clip
-        OUT[orow, c] = v
-        total += v
-    total += (K - (hi - lo)) * eps
-    inv_total = 1.0 / total
-    for c in range(lo, hi):
-        OUT[orow, c] *= inv_total
-    f = eps * inv_total
-    while lo < hi and OUT[orow, lo] == f:
-        lo += 1
-    while hi > lo and OUT[orow, hi - 1] == f:
-        hi -= 1
-    return lo, hi, f
-
-
-@kernel(inline="always")
 def one_hot_limits(K, eps):
     """``(v_max, wf_max)`` for :func:`_one_hot_em_1d` in a job with K components and clip level eps.
 
@@ -363,7 +317,7 @@ def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, ep
     was drawn near mean T. If the nearest mean of x is T, ``W[i, T] > 1/2``,
     the floor ``wf <= wf_max`` and every other component of x's density band
     has a log-density (relative to T's) below ``v_max`` (both from
-    :func:`one_hot_limits`), then in :func:`_sparse_em_one` the other
+    :func:`one_hot_limits`), then in :func:`_sparse_em` (one RAG point) the other
     components clip to ``eps`` and T's value is either computed from a density
     sum that is exactly ``W[i, T]`` or clipped to ``1 - eps`` whatever the
     sum -- so the result follows without the band's
@@ -412,7 +366,7 @@ def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, ep
         if v >= v_max:
             return -1, -1, 0.0
         hi += 1
-    # as _sparse_em_one: T's density is exactly 1 (the nearest mean), the rest clip to eps
+    # as _sparse_em with one point: T's density is exactly 1 (the nearest mean), the rest clip to eps
     total = 0.0
     hi_clip = 1.0 - eps
     for c in range(lo, hi):
@@ -452,8 +406,6 @@ def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, e
     """
     K = W.shape[1]
     r = slot_row.shape[1]
-    if r == 1 and not underflows(BS[new_row], _prior_dot(W, i, wlo, whi, wf, DD, new_row, BL[new_row], BH[new_row])):
-        return _sparse_em_one(W, i, wlo, whi, wf, DD, BL[new_row], BH[new_row], new_row, eps, OUT, orow)
     ulo = K
     uhi = 0
     for h in range(r):

@@ -181,12 +181,12 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
 
 def test_one_hot_em_shortcut_is_the_general_em_step():
     # the EM step of a one-point RAG for a one-hot row, by the shortcut (no density band) and by the
-    # general path (banded densities + _sparse_em_one): the same span, floor and values bit for bit
+    # general path (banded densities + _sparse_em with one point): the same span, floor and values bit for bit
     # wherever the shortcut applies; and it applies to most points drawn near the agent's own topic
     from numba import njit
 
-    from gmmproxy._kernels.gmm import banded_densities_1d, density_cutoff, underflows
-    from gmmproxy._kernels.span_rows import _one_hot_em_1d, _prior_dot, _sparse_em_one, one_hot_limits
+    from gmmproxy._kernels.gmm import banded_densities_1d, density_cutoff
+    from gmmproxy._kernels.span_rows import _one_hot_em_1d, _sparse_em, one_hot_limits
 
     @njit(cache=False)
     def both(xs, W, T, wf, sd, eps):
@@ -199,12 +199,17 @@ def test_one_hot_em_shortcut_is_the_general_em_step():
         slow = np.zeros((xs.shape[0], K))
         meta = np.zeros((xs.shape[0], 7))
         DD = np.zeros((1, K))
+        BL = np.zeros(1, dtype=np.int64)
+        BH = np.zeros(1, dtype=np.int64)
+        BS = np.zeros(1)
+        slot_row = np.zeros((1, 1), dtype=np.int64)
+        acc = np.zeros(K)
         for t in range(xs.shape[0]):
             lo, hi, f = _one_hot_em_1d(xs[t], mu1, inv_sd, np.log(sd), 1.0, cutoff, W, 0, T, wf, eps, v_max,
                                        wf_max, fast, t)
-            blo, bhi, bs = banded_densities_1d(xs[t], mu1, inv_sd, np.log(sd), 1.0, cutoff, DD[0])
-            ok = not underflows(bs, _prior_dot(W, 0, T, T + 1, wf, DD, 0, blo, bhi))
-            slo, shi, sf = _sparse_em_one(W, 0, T, T + 1, wf, DD, blo, bhi, 0, eps, slow, t) if ok else (-2, -2, 0.0)
+            BL[0], BH[0], BS[0] = banded_densities_1d(xs[t], mu1, inv_sd, np.log(sd), 1.0, cutoff, DD[0])
+            slo, shi, sf = _sparse_em(W, 0, T, T + 1, wf, DD, BL, BH, BS, slot_row, 0, 0, 0, eps, acc, slow, t)
+            ok = True
             meta[t, 0] = lo
             meta[t, 1] = hi
             meta[t, 2] = f
