@@ -284,7 +284,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
     new_floor = np.zeros(n)
     drow = np.zeros(n)
     # cached distance rows (span_rows._copy_partner); n x n floats, so only for populations up to 512
-    DC = np.empty((n if n <= 512 else 0, n))
+    DC = np.empty((n if n <= 512 else 1, n))
     dc_epoch = np.full(n, -1, dtype=np.int64)
     acc = np.zeros(K)
     x = np.empty(d)

@@ -224,22 +224,22 @@ def _copy_partner(state, i, n, k, W, span_lo, span_hi, floor, norm2, excess, ET,
     since -- frequent once silos have formed, because an EM step then often
     gives an agent exactly the row it had (see ``batched._rounds``). The
     jitter is added to the cached values, the same floats as computing them
-    afresh. ``DC`` with no rows turns the cache off (large n).
+    afresh (:func:`_jittered_distances`). ``DC`` of one row turns the cache off
+    (large n).
     """
     if k >= n - 1:
         j = randint(state, n - 1)
         return j + 1 if j >= i else j
     offset = randint(state, n)
-    if DC.shape[0] == 0:
-        _jittered_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, ramp, offset, drow)
-    else:
-        if dc_epoch[i] != epoch:
-            _plain_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, DC[i])
-            dc_epoch[i] = epoch
-        shift = n - offset
-        for b in range(n):
-            drow[b] = DC[i, b] + ramp[b + shift]
-        drow[i] = np.inf
+    # one row of DC: no cache, a scratch row recomputed at every call
+    row = i if DC.shape[0] > 1 else 0
+    if DC.shape[0] == 1 or dc_epoch[i] != epoch:
+        _plain_distances(W, i, span_lo, span_hi, floor, norm2, excess, ET, DC[row])
+        dc_epoch[i] = epoch
+    shift = n - offset
+    for b in range(n):
+        drow[b] = DC[row, b] + ramp[b + shift]
+    drow[i] = np.inf
     if 4 * k >= n - 1:
         while True:
             j = randint(state, n - 1)

@@ -155,7 +155,7 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
     for k in (1, 3, 5, 12, 29):
         s_fresh = np.random.default_rng(k).integers(1, 2**63, size=4, dtype=np.uint64)
         s_cached = s_fresh.copy()
-        fresh = partners(s_fresh, W, lo, hi, floor, norm2, excess, ET, ramp, k, np.empty((0, n)),
+        fresh = partners(s_fresh, W, lo, hi, floor, norm2, excess, ET, ramp, k, np.empty((1, n)),
                          np.full(n, -1), epochs, agents)
         cached = partners(s_cached, W, lo, hi, floor, norm2, excess, ET, ramp, k, np.empty((n, n)),
                           np.full(n, -1), epochs, agents)
@@ -174,7 +174,7 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
     stale = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k, DC,
                      dc_epoch, np.zeros(400, dtype=np.int64), agents)
     fresh2 = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k,
-                      np.empty((0, n)), np.full(n, -1), np.zeros(400, dtype=np.int64), agents)
+                      np.empty((1, n)), np.full(n, -1), np.zeros(400, dtype=np.int64), agents)
     np.testing.assert_array_equal(stale, first)
     assert not np.array_equal(fresh2, first)
 
