@@ -40,6 +40,14 @@ Component draws map the uniform variate to the same component as the dense
 cumulative scan (floor components before, in and after the span in
 order).
 
+Once silos have formed, three exact shortcuts skip work (the same floats as
+the full computation): with one RAG point, a one-hot row's EM step near its
+own topic needs no density band (``span_rows._one_hot_em_1d``; the point's
+densities are then not stored, as nothing reads them again); a step that
+returns the agent's own row leaves its norms and excess column alone; and
+each agent's row of distances is cached until some weight row changes
+(``span_rows._copy_partner``).
+
 Densities of the RAG points live in one table ``DD`` of rows; ``slot_row[i, h]``
 names the row of agent i's point h. A replacement computed in a round is
 written into the agent's spare row and swapped in after the round, so that
