@@ -28,6 +28,7 @@ from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.neighbors import (
     _sift_down,
     pick_with_random_ties,
+    row_support,
     sparse_distance,
     weight_distances_sparse,
 )
@@ -77,24 +78,6 @@ def _same_row(W, a, b):
     for c in range(W.shape[1]):
         diff += W[a, c] != W[b, c]
     return diff == 0
-
-
-@kernel(inline="always")
-def _row_support(W, a, supp, nsupp, floor):
-    """The sparse form of row a alone, as ``neighbors.weight_supports`` makes it; returns its length."""
-    K = W.shape[1]
-    f = W[a, 0]
-    for c in range(1, K):
-        if W[a, c] < f:
-            f = W[a, c]
-    m = 0
-    for c in range(K):
-        if W[a, c] != f:
-            supp[a, m] = c
-            m += 1
-    nsupp[a] = m
-    floor[a] = f
-    return m
 
 
 @kernel(inline="always")
@@ -171,7 +154,7 @@ def knn_round_prepare(W, D, supp, nsupp, floor, gid, grp, k, random_ties):
     for a in range(n):
         g = gid[a]
         if np.int64(D[KEY_REP, g]) == a:
-            _row_support(W, a, supp, nsupp, floor)
+            row_support(W, a, supp, nsupp, floor)
         total += nsupp[np.int64(D[KEY_REP, g])]
     if 3 * total > n * K:
         nsupp[0] = ROUND_DENSE

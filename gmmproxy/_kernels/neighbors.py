@@ -250,28 +250,34 @@ def pick_k_nearest(state, cand, cnt, drow, k, random_ties, heap):
 
 
 @kernel(inline="always")
+def row_support(W, a, supp, nsupp, floor):
+    """Sparse form of row a: ``floor[a] = min_c W[a, c]``, the components that differ from it; returns their number."""
+    K = W.shape[1]
+    f = W[a, 0]
+    for c in range(1, K):
+        if W[a, c] < f:
+            f = W[a, c]
+    m = 0
+    for c in range(K):
+        if W[a, c] != f:
+            supp[a, m] = c
+            m += 1
+    nsupp[a] = m
+    floor[a] = f
+    return m
+
+
+@kernel(inline="always")
 def weight_supports(W, supp, nsupp, floor):
-    """Sparse form of each weight row: ``floor[a] = min_c W[a, c]`` and the components that differ from it.
+    """Sparse form of each weight row (:func:`row_support`).
 
     After a few rounds almost every weight sits at the clip floor, so a row
     is its floor plus 1-6 listed components (``supp[a, :nsupp[a]]``).
     Returns the total number of listed components.
     """
-    n, K = W.shape
     total = 0
-    for a in range(n):
-        f = W[a, 0]
-        for c in range(1, K):
-            if W[a, c] < f:
-                f = W[a, c]
-        m = 0
-        for c in range(K):
-            if W[a, c] != f:
-                supp[a, m] = c
-                m += 1
-        nsupp[a] = m
-        floor[a] = f
-        total += m
+    for a in range(W.shape[0]):
+        total += row_support(W, a, supp, nsupp, floor)
     return total
 
 

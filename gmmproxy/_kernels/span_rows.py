@@ -280,6 +280,26 @@ def _sparse_categorical(state, W, i, lo, hi, f):
 
 
 @kernel(inline="always")
+def _normalise_and_trim(OUT, orow, lo, hi, total, eps):
+    """Finish an EM step: divide row ``orow`` of OUT on [lo, hi) by the total with the K - (hi - lo)
+    components outside it at eps, and trim clipped ends (they equal the new floor exactly).
+
+    ``total`` is the sum of the clipped values on [lo, hi). Returns ``(lo, hi, floor)``.
+    """
+    K = OUT.shape[1]
+    total += (K - (hi - lo)) * eps
+    inv_total = 1.0 / total
+    for c in range(lo, hi):
+        OUT[orow, c] *= inv_total
+    f = eps * inv_total
+    while lo < hi and OUT[orow, lo] == f:
+        lo += 1
+    while hi > lo and OUT[orow, hi - 1] == f:
+        hi -= 1
+    return lo, hi, f
+
+
+@kernel(inline="always")
 def one_hot_limits(K, eps):
     """``(v_max, wf_max)`` for :func:`_one_hot_em_1d` in a job with K components and clip level eps.
 
@@ -378,16 +398,7 @@ def _one_hot_em_1d(x, mu1, inv_sd, log_sd0, inv_spacing, cutoff, W, i, T, wf, ep
             v = eps
         OUT[orow, c] = v
         total += v
-    total += (K - (hi - lo)) * eps
-    inv_total = 1.0 / total
-    for c in range(lo, hi):
-        OUT[orow, c] *= inv_total
-    fl = eps * inv_total
-    while lo < hi and OUT[orow, lo] == fl:
-        lo += 1
-    while hi > lo and OUT[orow, hi - 1] == fl:
-        hi -= 1
-    return lo, hi, fl
+    return _normalise_and_trim(OUT, orow, lo, hi, total, eps)
 
 
 @kernel(inline="always")
@@ -441,17 +452,7 @@ def _sparse_em(W, i, wlo, whi, wf, DD, BL, BH, BS, slot_row, a, slot, new_row, e
         v = v if v < hi_clip else hi_clip
         OUT[orow, c] = v
         total += v
-    total += (K - (uhi - ulo)) * eps
-    inv_total = 1.0 / total
-    for c in range(ulo, uhi):
-        OUT[orow, c] *= inv_total
-    f = eps * inv_total
-    # trim clipped ends: they equal the floor exactly
-    while ulo < uhi and OUT[orow, ulo] == f:
-        ulo += 1
-    while uhi > ulo and OUT[orow, uhi - 1] == f:
-        uhi -= 1
-    return ulo, uhi, f
+    return _normalise_and_trim(OUT, orow, ulo, uhi, total, eps)
 
 
 @kernel(inline="always")

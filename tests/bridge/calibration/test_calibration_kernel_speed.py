@@ -74,23 +74,31 @@ def _sparse_rows(rng, n, K, eps=1e-12):
     return W, lo.astype(np.int64), hi.astype(np.int64), floor
 
 
+def _distance_tables(W, lo, hi, floor):
+    """norm2, excess, excess table ET and jitter ramp of the sparse rows, as the kernel keeps them."""
+    from gmmproxy._kernels.span_rows import _excess_column, _jitter_ramp, _row_features
+
+    n, K = W.shape
+    norm2, excess, ET = np.zeros(n), np.zeros(n), np.zeros((K, n))
+    for i in range(n):
+        _row_features(W, i, lo, hi, floor, norm2, excess)
+        _excess_column(W, i, 0, 0, lo, hi, floor, ET)
+    ramp = np.empty(2 * n)
+    _jitter_ramp(n, ramp)
+    return norm2, excess, ET, ramp
+
+
 def test_distance_row_is_the_dense_squared_distance_plus_jitter():
     # float64 re-derivation from dense rows: |w_i - w_b|^2 + TIE_JITTER * ((b - offset) mod n) / n,
     # out[i] = inf; spans that overlap, touch, nest or are empty
-    from gmmproxy._kernels.span_rows import (TIE_JITTER, _excess_column, _jitter_ramp, _jittered_distances,
-                                             _row_features)
+    from gmmproxy._kernels.span_rows import TIE_JITTER, _excess_column, _jittered_distances
 
     rng = np.random.default_rng(3)
     n, K = 23, 17
     for _ in range(20):
         W, lo, hi, floor = _sparse_rows(rng, n, K)
         dense = np.where((np.arange(K) >= lo[:, None]) & (np.arange(K) < hi[:, None]), W, floor[:, None])
-        norm2, excess, ET = np.zeros(n), np.zeros(n), np.zeros((K, n))
-        for i in range(n):
-            _row_features(W, i, lo, hi, floor, norm2, excess)
-            _excess_column(W, i, 0, 0, lo, hi, floor, ET)
-        ramp = np.empty(2 * n)
-        _jitter_ramp(n, ramp)
+        norm2, excess, ET, ramp = _distance_tables(W, lo, hi, floor)
         out = np.empty(n)
         for i in range(n):
             offset = int(rng.integers(n))
@@ -129,7 +137,7 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
     # across a change of the rows would not be (checked by changing the rows without a new epoch)
     from numba import njit
 
-    from gmmproxy._kernels.span_rows import _copy_partner, _excess_column, _jitter_ramp, _row_features
+    from gmmproxy._kernels.span_rows import _copy_partner
 
     @njit(cache=False)
     def partners(state, W, lo, hi, floor, norm2, excess, ET, ramp, k, DC, dc_epoch, epochs, agents):
@@ -144,12 +152,7 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
     rng = np.random.default_rng(8)
     n, K = 30, 12
     W, lo, hi, floor = _sparse_rows(rng, n, K)
-    norm2, excess, ET = np.zeros(n), np.zeros(n), np.zeros((K, n))
-    for i in range(n):
-        _row_features(W, i, lo, hi, floor, norm2, excess)
-        _excess_column(W, i, 0, 0, lo, hi, floor, ET)
-    ramp = np.empty(2 * n)
-    _jitter_ramp(n, ramp)
+    norm2, excess, ET, ramp = _distance_tables(W, lo, hi, floor)
     agents = rng.integers(0, n, size=400)
     epochs = np.repeat(np.arange(8), 50)  # each agent's row computed afresh once per epoch, else reused
     for k in (1, 3, 5, 12, 29):
@@ -167,10 +170,7 @@ def test_cached_distance_rows_give_the_partners_of_fresh_ones():
     first = partners(np.arange(1, 5, dtype=np.uint64), W, lo, hi, floor, norm2, excess, ET, ramp, k, DC,
                      dc_epoch, np.zeros(400, dtype=np.int64), agents)
     W2, lo2, hi2, floor2 = _sparse_rows(np.random.default_rng(9), n, K)
-    norm2b, excessb, ETb = np.zeros(n), np.zeros(n), np.zeros((K, n))
-    for i in range(n):
-        _row_features(W2, i, lo2, hi2, floor2, norm2b, excessb)
-        _excess_column(W2, i, 0, 0, lo2, hi2, floor2, ETb)
+    norm2b, excessb, ETb, _ = _distance_tables(W2, lo2, hi2, floor2)
     stale = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k, DC,
                      dc_epoch, np.zeros(400, dtype=np.int64), agents)
     fresh2 = partners(np.arange(1, 5, dtype=np.uint64), W2, lo2, hi2, floor2, norm2b, excessb, ETb, ramp, k,
