@@ -348,6 +348,73 @@ def test_categorical_frequencies():
     assert stats.chisquare(np.bincount(d2, minlength=3), p2 * N).pvalue > ALPHA
 
 
+def _first_crossing(q, u):
+    """float64 re-derivation of a categorical scan: the first positive entry whose running
+    (sequential) sum exceeds u, else the last positive entry; and the distance from u to the
+    nearest running sum (the rounding of the sums decides draws closer than that)."""
+    cs = np.cumsum(q)
+    pos = np.flatnonzero(q > 0)
+    hit = pos[u < cs[pos]]
+    idx = int(hit[0]) if hit.size else (int(pos[-1]) if pos.size else 0)
+    return idx, float(np.min(np.abs(cs - u)))
+
+
+@pytest.mark.parametrize("K", [1, 5, 7, 8, 9, 16, 30, 61, 300])
+def test_categorical_row_is_the_cumulative_search(K):
+    # the blocked scan of categorical_row against the plain sequential search, draw by draw,
+    # with the same uniform: rows with zeros, NaNs, near-one-hot rows (the engine's kind: most
+    # entries at a tiny floor) and rows summing to less than 1 (u beyond the total: the last
+    # positive entry). Block edges (K = 7, 8, 9, 16) and the tail after the last block included.
+    rs = np.random.default_rng(K)
+    st = _state(K + 1000)
+    checked = 0
+    for trial in range(400):
+        kind = trial % 4
+        if kind == 0:
+            p = rs.random(K)
+        elif kind == 1:
+            p = np.full(K, 1e-12)
+            p[rs.integers(K)] = 1.0
+        elif kind == 2:
+            p = rs.random(K) * (rs.random(K) < 0.5)
+            p[rs.integers(K)] = np.nan if K > 1 else 0.3
+        else:
+            p = rs.random(K)
+        if kind != 3:
+            p = p / np.nansum(p) if np.nansum(p) > 0 else p
+        else:
+            p = 0.6 * p / p.sum()  # total 0.6: u beyond it in ~40% of draws
+        q = np.where(p > 0, p, 0.0)
+        P = np.stack([rs.random(K), p])
+        copy = st.copy()
+        u = rng.uniform(copy)
+        ref, gap = _first_crossing(q, u)
+        got = rng.categorical_row(st, P, 1)
+        assert np.array_equal(st, copy), "one uniform per draw"
+        if gap > 1e-12:  # not within rounding of a boundary
+            assert got == ref, (K, trial, u, p)
+            checked += 1
+        assert q[got] > 0 or not np.any(q > 0)
+    assert checked > 390
+
+
+def test_categorical_row_frequencies_many_components():
+    # K = 300, near one-hot rows plus a band of mass near the end: the draw frequencies
+    st = _state(51)
+    K = 300
+    p = np.full(K, 1e-4)
+    p[[3, 150, 297, 299]] = [0.2, 0.3, 0.25, 0.2]
+    p /= p.sum()
+    P = p[None, :]
+    N = 40000
+    counts = np.bincount([rng.categorical_row(st, P, 0) for _ in range(N)], minlength=K)
+    big = [3, 150, 297, 299]
+    rest = np.setdiff1d(np.arange(K), big)
+    obs = np.append(counts[big], counts[rest].sum())
+    exp = np.append(p[big], p[rest].sum()) * N
+    assert stats.chisquare(obs, exp).pvalue > ALPHA
+
+
 def test_rng_same_state_same_stream():
     a, b = _state(7), _state(7)
     xa = [rng.next_u64(a) for _ in range(10)]

@@ -8,6 +8,7 @@ floor, and a run of equal terms is summed exactly by :func:`add_repeated`.
 The densities are the scaled, banded vectors of ``gmm.py``.
 """
 import numpy as np
+from numba import uint64
 
 from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import underflows
@@ -106,11 +107,31 @@ def em_weights_wide(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_ne
     never calls it does not compile it (the switch cost the default kernel
     about 1.4 s of its first compile). The caller picks it by K.
     """
-    K = W.shape[1]
-    for c in range(K):
+    # only the hull of the points' bands is accumulated into and read back; everything outside it
+    # is written by the last step, so zeroing the hull alone suffices (a K-wide memset was 8%)
+    lo_all, hi_all = _band_hull(BL, BH, arow, slot, lo_new, hi_new, W.shape[1])
+    for c in range(uint64(lo_all), uint64(hi_all)):
         OUT[orow, c] = 0.0
     _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new, ulog_new, OUT, orow)
-    _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new)
+    _clip_normalise_hull(W, wrow, eps, OUT, orow, lo_all, hi_all)
+
+
+@kernel(_nrt=False)
+def _band_hull(BL, BH, arow, slot, lo_new, hi_new, K):
+    """The hull [lo_all, hi_all) of the density bands of agent ``arow``'s points, point ``slot``'s replaced by
+    ``[lo_new, hi_new)``; (0, 0) when every band is empty."""
+    lo_all = K
+    hi_all = 0
+    for h in range(BL.shape[1]):
+        lo = lo_new if h == slot else BL[arow, h]
+        hi = hi_new if h == slot else BH[arow, h]
+        if lo < hi:
+            lo_all = min(lo_all, lo)
+            hi_all = max(hi_all, hi)
+    if hi_all < lo_all:
+        lo_all = 0
+        hi_all = 0
+    return lo_all, hi_all
 
 
 @kernel(inline="always")
@@ -118,19 +139,22 @@ def _em_accumulate(W, wrow, DN, arow, BL, BH, BS, slot, dens_new, lo_new, hi_new
     # OUT[orow] += (1/r) prior dens_h / <prior, dens_h> on each point's band. Two passes per
     # point (normaliser, then accumulate) keep the inner loops branch-free so LLVM vectorises them
     r = DN.shape[1]
+    # The band loops run over unsigned indices (band bounds are never negative): with a signed
+    # index Numba adds the negative-index wraparound to every access, which kept the loops
+    # scalar (LLVM could not prove the bounds non-negative, not even after a max(., 0))
     for h in range(r):
         tot = 0.0
         if h == slot:
-            for c in range(lo_new, hi_new):
+            for c in range(uint64(lo_new), uint64(hi_new)):
                 tot += W[wrow, c] * dens_new[c]
             if underflows(ulog_new, tot):
                 continue
             inv = 1.0 / (tot * r)
-            for c in range(lo_new, hi_new):
+            for c in range(uint64(lo_new), uint64(hi_new)):
                 OUT[orow, c] += dens_new[c] * inv
         else:
-            lo = BL[arow, h]
-            hi = BH[arow, h]
+            lo = uint64(BL[arow, h])
+            hi = uint64(BH[arow, h])
             for c in range(lo, hi):
                 tot += W[wrow, c] * DN[arow, h, c]
             if underflows(BS[arow, h], tot):
@@ -162,34 +186,25 @@ def _clip_normalise_plain(W, wrow, eps, OUT, orow):
 # with K >= EM_HULL_MIN_K, where a call costs nothing next to the work (one small function also
 # keeps the first compile of the default kernel short)
 @kernel(_nrt=False)
-def _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi_new):
+def _clip_normalise_hull(W, wrow, eps, OUT, orow, lo_all, hi_all):
     """em_weights' last step (multiply by the prior, clip, normalise) for many components.
 
-    ``OUT[orow]`` is zero outside the hull [lo_all, hi_all) of the bands of
-    agent ``arow``'s points (``slot``: the new point's, ``lo_new, hi_new``),
-    so every component outside it gets the same clipped value v0 (eps): that
-    run is summed by :func:`add_repeated` exactly as the sequential sum over
-    all K components adds it, and written once, already scaled (``v0 *
+    ``[lo_all, hi_all)`` is the hull of the bands of the agent's points
+    (:func:`_band_hull`): only there does ``OUT[orow]`` hold accumulated
+    responsibilities (and only there is it read); outside it they are zero,
+    so every component gets the same clipped value v0 (eps): that run is
+    summed by :func:`add_repeated` exactly as the sequential sum over all K
+    components adds it, and written once, already scaled (``v0 *
     inv_total``, the product the scaling pass forms). The same arithmetic as
     the plain loops, bit for bit.
     """
     K = W.shape[1]
-    lo_all = K
-    hi_all = 0
-    for h in range(BL.shape[1]):
-        lo = lo_new if h == slot else BL[arow, h]
-        hi = hi_new if h == slot else BH[arow, h]
-        if lo < hi:
-            lo_all = min(lo_all, lo)
-            hi_all = max(hi_all, hi)
-    if hi_all < lo_all:
-        lo_all = 0
-        hi_all = 0
     hi_clip = 1.0 - eps
     v0 = 0.0 if 0.0 > eps else eps
     v0 = v0 if v0 < hi_clip else hi_clip
     total = add_repeated(0.0, v0, lo_all)
-    for c in range(lo_all, hi_all):
+    # unsigned indices below: no negative-index wraparound, so the fills vectorise (see _em_accumulate)
+    for c in range(uint64(lo_all), uint64(hi_all)):
         v = OUT[orow, c] * W[wrow, c]
         v = v if v > eps else eps
         v = v if v < hi_clip else hi_clip
@@ -198,9 +213,9 @@ def _clip_normalise_hull(W, wrow, eps, OUT, orow, BL, BH, arow, slot, lo_new, hi
     total = add_repeated(total, v0, K - hi_all)
     inv_total = 1.0 / total
     w0 = v0 * inv_total
-    for c in range(lo_all):
+    for c in range(uint64(lo_all)):
         OUT[orow, c] = w0
-    for c in range(lo_all, hi_all):
+    for c in range(uint64(lo_all), uint64(hi_all)):
         OUT[orow, c] *= inv_total
-    for c in range(hi_all, K):
+    for c in range(uint64(hi_all), uint64(K)):
         OUT[orow, c] = w0

@@ -231,3 +231,48 @@ def test_choose_partner_is_uniform_over_the_k_nearest(sequential, k, stale):
         if k < 10:
             counts = np.array([np.sum(got[:, i] == j) for j in want])
             assert counts.min() > 0.4 * draws / k, (i, counts)
+
+
+def _first_strict_max(row):
+    """The scan record_step's silo assignment is defined by: the first strict maximum from entry 0."""
+    best, arg = row[0], 0
+    for c in range(1, row.size):
+        if row[c] > best:
+            best, arg = row[c], c
+    return arg
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 8, 9, 30, 31, 300])
+def test_row_argmax_is_the_first_maximum(K):
+    # rounds.row_argmax (two passes: running maxima, then the first equal entry) against the scan,
+    # on rows with ties (one-hot rows at a floor, repeated maxima), NaNs and the engine's kind of rows
+    rs = np.random.default_rng(K)
+    rows = [rs.random(K), np.full(K, 1e-12), rs.integers(0, 3, K).astype(float)]
+    one_hot = np.full(K, 1e-12)
+    one_hot[rs.integers(K)] = 1 - (K - 1) * 1e-12
+    rows.append(one_hot)
+    tied = rs.random(K)
+    tied[rs.integers(K, size=2)] = 2.0  # two equal maxima (or one, if the indices coincide)
+    rows.append(tied)
+    for _ in range(40):
+        rows.append(rs.random(K).round(1))  # many ties
+    for row in rows:
+        W = np.stack([rs.random(K), row])
+        assert rounds.row_argmax(W, 1) == _first_strict_max(row) == int(np.argmax(row))
+    nan_rows = [np.full(K, np.nan)]
+    if K > 2:
+        r1 = rs.random(K)
+        r1[0] = np.nan  # the scan never leaves entry 0
+        r2 = rs.random(K)
+        r2[K // 2] = np.nan  # passed over
+        nan_rows += [r1, r2]
+    for row in nan_rows:
+        assert rounds.row_argmax(row[None, :], 0) == _first_strict_max(row)
+
+
+def test_silos_are_the_argmax_of_the_recorded_weights():
+    # what record_step stores per step against np.argmax of the weights it recorded (K = 300: the wide path)
+    for kw in (dict(), dict(n_components=300), dict(n_components=7, sigma=0.6)):
+        tr = simulate(SimulationConfig(n_agents=12, **kw), steps=15, seed=4, record="weights")
+        np.testing.assert_array_equal(tr.silos, np.argmax(tr.weights, axis=2))
+        np.testing.assert_array_equal(tr.n_silos, [len(np.unique(s)) for s in tr.silos])
