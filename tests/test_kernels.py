@@ -361,10 +361,10 @@ def _first_crossing(q, u):
 
 @pytest.mark.parametrize("K", [1, 5, 7, 8, 9, 16, 30, 61, 300])
 def test_categorical_row_is_the_cumulative_search(K):
-    # the blocked scan of categorical_row against the plain sequential search, draw by draw,
+    # categorical_row against the plain sequential search (a NumPy cumsum), draw by draw,
     # with the same uniform: rows with zeros, NaNs, near-one-hot rows (the engine's kind: most
     # entries at a tiny floor) and rows summing to less than 1 (u beyond the total: the last
-    # positive entry). Block edges (K = 7, 8, 9, 16) and the tail after the last block included.
+    # positive entry).
     rs = np.random.default_rng(K)
     st = _state(K + 1000)
     checked = 0

@@ -74,10 +74,10 @@ from gmmproxy._kernels.cache import kernel
 from gmmproxy._kernels.gmm import (
     clip_normalise,
     density_cutoff,
+    draw_from_component,
     farthest_index,
 )
 from gmmproxy._kernels.rng import uniform
-from gmmproxy._kernels.ziggurat import draw_from_component_ziggurat
 from gmmproxy._kernels.span_rows import (
     _copy_partner,
     _densities,
@@ -124,11 +124,11 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     copied[i] = True
                 if answer_current:
                     c = _sparse_categorical(state, W, j, span_lo[j], span_hi[j], floor[j])
-                    draw_from_component_ziggurat(state, c, mu, chol, y)
+                    draw_from_component(state, c, mu, chol, y)
                 else:
                     # the paper: i's query x enters j's RAG in a pseudo-update, j answers from it
                     c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-                    draw_from_component_ziggurat(state, c, mu, chol, x)
+                    draw_from_component(state, c, mu, chol, x)
                     lx, hx, bx = _densities(x, mu, chol, mu1, inv_sd, log_sd, half_logdet, banded,
                                             inv_spacing, cutoff, logd, work, DD, x_row)
                     BL[x_row] = lx
@@ -138,7 +138,7 @@ def _rounds(state, W, Wn, R, DD, BL, BH, BS, slot_row, spare_row, mu, chol, mu1,
                     blo, bhi, bf = _sparse_em(W, j, span_lo[j], span_hi[j], floor[j], DD, BL, BH, BS, slot_row,
                                               j, slot_j, x_row, eps, acc, WB, 0)
                     c = _sparse_categorical(state, WB, 0, blo, bhi, bf)
-                    draw_from_component_ziggurat(state, c, mu, chol, y)
+                    draw_from_component(state, c, mu, chol, y)
                 lo = -1
                 if one_hot_path and span_hi[i] - span_lo[i] == 1:
                     # one RAG point, a one-hot row: usually no density band needed (span_rows._one_hot_em_1d)
@@ -277,7 +277,7 @@ def run_job(state, W0, mu, chol_base, p, k, sigma_scale, r, rounds_per_step, act
             q = i * r + h
             slot_row[i, h] = q
             c = _sparse_categorical(state, W, i, span_lo[i], span_hi[i], floor[i])
-            draw_from_component_ziggurat(state, c, mu, chol, R[i, h])
+            draw_from_component(state, c, mu, chol, R[i, h])
             lo, hi, bs = _densities(R[i, h], mu, chol, mu1, inv_sd, log_sd, half_logdet, banded, inv_spacing,
                                     cutoff, logd, work, DD, q)
             BL[q] = lo

@@ -1,7 +1,8 @@
-"""Standard normal draws by the ziggurat method (Marsaglia and Tsang, 2000), for the calibration kernel.
+"""Standard normal draws by the ziggurat method (Marsaglia and Tsang, 2000), for the simulation and calibration kernels.
 
-Box-Muller (``rng.standard_normal``) costs a ``log``, a ``sqrt`` and a
-``cos`` per draw: about a fifth of the calibration kernel's time. The
+Box-Muller (``rng.standard_normal``, still used by the theory's chain kernel)
+costs a ``log``, a ``sqrt`` and a ``cos`` per draw: about a fifth of the
+calibration kernel's time and a tenth of an agent update of the engine. The
 ziggurat covers the half-normal density ``f(x) = exp(-x^2 / 2)`` (unnormalised)
 with ``N = 256`` horizontal layers of equal area ``v``:
 
@@ -120,24 +121,3 @@ def standard_normal_ziggurat(state):
             if z < 0.0:
                 continue
         return -z if negative else z
-
-
-@kernel(inline="always")
-def draw_from_component_ziggurat(state, c, mu, chol, out):
-    """One draw from component c, N(mu_c, chol_c chol_c^T), into out (d,), with ziggurat normals.
-
-    The calibration kernel's counterpart of ``gmm.draw_from_component``
-    (same arithmetic, other normal generator); the core engine keeps
-    Box-Muller, so its random stream is unchanged.
-    """
-    d = mu.shape[1]
-    if d == 1:
-        out[0] = mu[c, 0] + chol[c, 0, 0] * standard_normal_ziggurat(state)
-        return
-    for a in range(d):
-        out[a] = standard_normal_ziggurat(state)
-    for a in range(d - 1, -1, -1):
-        s = 0.0
-        for b in range(a + 1):
-            s += chol[c, a, b] * out[b]
-        out[a] = mu[c, a] + s

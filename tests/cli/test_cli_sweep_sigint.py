@@ -32,10 +32,16 @@ def test_sigint_keeps_finished_cells_and_exits_130(tmp_path, executor):
     out = tmp_path / "s"
     values = [round(0.05 * i, 2) for i in range(12)]
     args = ["sweep", "--agents", "20", "--grid", "p_mirror=" + ",".join(map(str, values)),
-            "--replicates", "60", "--steps", "60", "--seed", "4", "--out", str(out), "--no-progress",
+            # cells of ~0.2 s each: long enough that the signal lands before the last cell, however
+            # fast the engine gets (with 60 steps a cell took 36 ms, and the sweep could finish first)
+            "--replicates", "60", "--steps", "300", "--seed", "4", "--out", str(out), "--no-progress",
             *executor]
+    # SIGINT back to its default in the child: a suite started in the background of a
+    # non-interactive shell (`pytest &`) passes SIGINT down as ignored, and Python then never
+    # raises KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-c", "from gmmproxy.cli import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
@@ -62,5 +68,5 @@ def test_sigint_keeps_finished_cells_and_exits_130(tmp_path, executor):
     # every kept cell is complete and equals the same cell computed on its own
     base = gmmproxy.SimulationConfig(n_agents=20)
     for p, part in table.groupby("p_mirror"):
-        alone = gmmproxy.sweep(base, {"p_mirror": [p]}, 60, 60, 4)
+        alone = gmmproxy.sweep(base, {"p_mirror": [p]}, 300, 60, 4)
         pd.testing.assert_frame_equal(part.reset_index(drop=True), alone)

@@ -1,4 +1,4 @@
-"""The ziggurat normal generator of the calibration kernel against SciPy's normal distribution."""
+"""The ziggurat normal generator of the simulation and calibration kernels against SciPy's normal distribution."""
 import math
 
 import numpy as np
@@ -7,7 +7,8 @@ from numba import njit
 from scipy import stats
 
 from gmmproxy._kernels import ziggurat as zg
-from gmmproxy._kernels.ziggurat import draw_from_component_ziggurat, standard_normal_ziggurat
+from gmmproxy._kernels.gmm import draw_from_component
+from gmmproxy._kernels.ziggurat import standard_normal_ziggurat
 
 
 @njit(cache=False)
@@ -22,7 +23,7 @@ def _draws(state, n):
 def _component_draws(state, n, mu, chol, c):
     out = np.empty((n, mu.shape[1]))
     for t in range(n):
-        draw_from_component_ziggurat(state, c, mu, chol, out[t])
+        draw_from_component(state, c, mu, chol, out[t])
     return out
 
 
