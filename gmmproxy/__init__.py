@@ -13,7 +13,7 @@ from importlib import metadata as _metadata
 try:
     __version__ = _metadata.version("gmmproxy")
 except _metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0+src"
+    __version__ = "0.2.0+src"
 
 from gmmproxy._threading import choose_threading_layer as _choose_threading_layer
 

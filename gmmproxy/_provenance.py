@@ -13,9 +13,9 @@ __all__ = ["package_version", "json_default"]
 
 
 def package_version() -> str:
-    """The version of the running gmmproxy, e.g. ``"0.1.0"``.
+    """The version of the running gmmproxy, e.g. ``"0.2.0"``.
 
-    ``gmmproxy.__version__``: the installed distribution's version, or ``"0.1.0+src"``
+    ``gmmproxy.__version__``: the installed distribution's version, or ``"0.2.0+src"``
     when the package runs from a source tree that was never pip-installed.
     """
     from gmmproxy import __version__

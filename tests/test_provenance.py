@@ -16,7 +16,7 @@ def test_package_version_is_the_package_attribute():
 
         assert package_version() == version("gmmproxy")
     except Exception:  # a source tree never pip-installed
-        assert package_version() == "0.1.0+src"
+        assert package_version() == "0.2.0+src"
 
 
 def test_json_default_converts_result_values_and_refuses_the_rest():
