@@ -318,61 +318,6 @@ def reset_records(rec):
         rec.cur[i] = 0
 
 
-@kernel(inline="always")
-def _start_population(state, start, mix, pop, scr, DENSITY):
-    # the EM step expects clipped, normalised weights (as it leaves
-    # them); the initial RAG is drawn from these clipped weights too
-    n = pop.W.shape[0]
-    r = pop.R.shape[1]
-    d = pop.R.shape[2]
-    for i in range(n):
-        clip_normalise(start.W0[i], mix.eps, pop.W[i])
-        pop.ptr[i] = 0
-        for h in range(r):
-            for a in range(d):
-                pop.R[i, h, a] = start.R0[i, h, a]
-    if start.sample_rag:
-        for i in range(n):
-            for h in range(r):
-                if DENSITY == DENS_ND:
-                    sample_point(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
-                else:
-                    sample_point_1d(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
-    for i in range(n):
-        for h in range(r):
-            if DENSITY == DENS_BANDED:
-                lo_, hi_, bs = densities_banded(pop.R[i, h], mix, pop.DN[i, h])
-            elif DENSITY == DENS_1D:
-                lo_, hi_, bs = densities_1d(pop.R[i, h], mix, scr, pop.DN[i, h])
-            else:
-                lo_, hi_, bs = densities_nd(pop.R[i, h], mix, scr, pop.DN[i, h])
-            pop.BL[i, h] = lo_
-            pop.BH[i, h] = hi_
-            pop.BS[i, h] = bs
-
-
-# A replicate's start (clipped initial weights, the initial RAG drawn or copied, its densities) runs
-# once per replicate: compiled apart from the block functions, one per density kind, it is typed,
-# optimised and cached once and shared by every partner kind (unrestricted, kNN, graphs), instead
-# of a second inlined copy of the sampling and the density band in every block function.
-@kernel(_nrt=False, internal=True)
-def start_population_banded(state, start, mix, pop, scr):
-    """Algorithm 1's population at t = 0 (weights, RAG, cached density bands), banded 1-d densities."""
-    _start_population(state, start, mix, pop, scr, DENS_BANDED)
-
-
-@kernel(_nrt=False, internal=True)
-def start_population_1d(state, start, mix, pop, scr):
-    """:func:`start_population_banded` for general 1-d components."""
-    _start_population(state, start, mix, pop, scr, DENS_1D)
-
-
-@kernel(_nrt=False, internal=True)
-def start_population_nd(state, start, mix, pop, scr):
-    """:func:`start_population_banded` for d-dimensional components."""
-    _start_population(state, start, mix, pop, scr, DENS_ND)
-
-
 _ALG1 = {}
 
 
@@ -408,12 +353,32 @@ def alg1_kernel(DENSITY, PARTNER, WIDE=False):
         for b in range(lo, hi):
             state = states[b]
             reset_records(rec)
-            if DENSITY == DENS_BANDED:
-                start_population_banded(state, start, mix, pop, scr)
-            elif DENSITY == DENS_1D:
-                start_population_1d(state, start, mix, pop, scr)
-            else:
-                start_population_nd(state, start, mix, pop, scr)
+            # the EM step expects clipped, normalised weights (as it leaves
+            # them); the initial RAG is drawn from these clipped weights too
+            for i in range(n):
+                clip_normalise(start.W0[i], mix.eps, pop.W[i])
+                pop.ptr[i] = 0
+                for h in range(r):
+                    for a in range(d):
+                        pop.R[i, h, a] = start.R0[i, h, a]
+            if start.sample_rag:
+                for i in range(n):
+                    for h in range(r):
+                        if DENSITY == DENS_ND:
+                            sample_point(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
+                        else:
+                            sample_point_1d(state, pop.W, i, mix.mu, mix.chol, pop.R[i, h])
+            for i in range(n):
+                for h in range(r):
+                    if DENSITY == DENS_BANDED:
+                        lo_, hi_, bs = densities_banded(pop.R[i, h], mix, pop.DN[i, h])
+                    elif DENSITY == DENS_1D:
+                        lo_, hi_, bs = densities_1d(pop.R[i, h], mix, scr, pop.DN[i, h])
+                    else:
+                        lo_, hi_, bs = densities_nd(pop.R[i, h], mix, scr, pop.DN[i, h])
+                    pop.BL[i, h] = lo_
+                    pop.BH[i, h] = hi_
+                    pop.BS[i, h] = bs
             record_step(ROW0, b, start.W0, rec)
             cur = pop
             new = nxt if not sequential else pop

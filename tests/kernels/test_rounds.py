@@ -21,27 +21,6 @@ def test_each_config_compiles_only_its_variant():
     assert runner.variant_of(SimulationConfig(n_agents=3, graph=g))[1] == rounds.PARTNER_GRAPH
 
 
-def test_partner_kinds_share_one_compiled_start():
-    # a replicate's start (rounds.start_population_*) is compiled once per density kind and reused
-    # by every partner kind: the argument types the block functions hand it must not depend on the
-    # partner kind (or on many components), or each further variant would compile it again
-    from numba import typeof
-
-    n, K = 12, 6
-    g = np.ones((n, n), bool)
-    signatures = set()
-    for kw in [dict(), dict(p_mirror=0.0, n_neighbors=3), dict(graph=g), dict(n_components=130)]:
-        cfg = SimulationConfig(n_agents=n, **{"n_components": K, **kw})
-        assert runner.variant_of(cfg)[0] == rounds.DENS_BANDED
-        inputs = runner._kernel_inputs(cfg)
-        out = runner.allocate_outputs(cfg, 2, 1, "metrics", np.float64)
-        states = np.zeros((1, 4), np.uint64)
-        args = runner._block_args(cfg, states, 0, 1, inputs.start, inputs.mix, inputs.rules, 2, 2, out, inputs.knn)
-        state, start, mix, pop, scr = states[0], args[3], args[4], args[8], args[10]
-        signatures.add(tuple(typeof(a) for a in (state, start, mix, pop, scr)))
-    assert len(signatures) == 1
-
-
 @pytest.mark.parametrize("kw", [dict(), dict(p_mirror=0.0, n_neighbors=4), dict(update_covariances=True)])
 def test_same_arrays_at_any_thread_count(kw):
     cfg = SimulationConfig(n_agents=10, n_components=6, **kw)
