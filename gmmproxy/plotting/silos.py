@@ -122,10 +122,13 @@ def plot_silo_sizes(silos, ax=None, *, label_names=None, title=None,
     # direct labels where the surviving silos' lines end (largest first, nudged apart)
     final = sorted(((int(np.sum(s[-1] == label)), int(label)) for label in np.unique(s[-1])), reverse=True)
     for rank, (count, label) in enumerate(final[:10]):
-        # just above the line's end; silos of equal size are stacked upwards
+        # just above the line's end (below it near the top of the axes, where a label above would
+        # cross the frame); silos of equal size are stacked away from the line
         same = sum(1 for c, _ in final[:rank] if c == count)
-        ax.annotate(name_of(label), (n_steps - 1, count), xytext=(-3, 2 + 9 * same), textcoords="offset points",
-                    fontsize="x-small", color=_silo_colour(label), ha="right", va="bottom", gid=f"direct{label}")
+        below = count > 0.85 * n_agents
+        ax.annotate(name_of(label), (n_steps - 1, count), xytext=(-3, -(2 + 9 * same) if below else 2 + 9 * same),
+                    textcoords="offset points", fontsize="x-small", color=_silo_colour(label), ha="right",
+                    va="top" if below else "bottom", gid=f"direct{label}")
     if legend is None:
         legend = label_names is not None or present.size <= 30
     if legend:

@@ -130,3 +130,28 @@ def test_silo_figure_key_is_outside_the_data():
     from matplotlib.colors import to_rgba
 
     np.testing.assert_allclose(seg.get_colors()[0][:3], to_rgba(handle.get_color())[:3])
+
+
+@pytest.mark.parametrize("final", ["one silo", "two equal silos", "one large, one small"])
+def test_direct_labels_stay_inside_the_sizes_panel(final):
+    """The labels at the ends of the size lines lie inside the panel, also for a silo holding every agent."""
+    n, T = 30, 40
+    rs = np.random.default_rng(3)
+    s = rs.integers(0, 6, size=(T, n))
+    s[-5:] = {"one silo": np.full(n, 4), "two equal silos": np.arange(n) % 2,
+              "one large, one small": np.where(np.arange(n) < 28, 2, 5)}[final]
+    # the two-panel figure, and the sizes panel alone at its default size and at a short one
+    fig_a = plotting.plot_silos(s)
+    fig_b = plotting.plot_silo_sizes(s)
+    fig_c = plotting.plot_silo_sizes(s)
+    fig_c.set_size_inches(6.4, 2.0)
+    for fig, sizes in [(fig_a, fig_a.axes[1]), (fig_b, fig_b.axes[0]), (fig_c, fig_c.axes[0])]:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        frame = sizes.get_window_extent(renderer)
+        labels = [t for t in sizes.texts if (t.get_gid() or "").startswith("direct")]
+        assert sorted(int(t.get_gid()[6:]) for t in labels) == np.unique(s[-1]).tolist()
+        for t in labels:
+            box = t.get_window_extent(renderer)
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, \
+                (t.get_text(), fig.get_size_inches())
