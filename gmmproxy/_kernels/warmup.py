@@ -68,7 +68,26 @@ def variants(all_variants: bool = False) -> list[tuple[str, dict, type]]:
     return _all_variants() if all_variants else list(_DEFAULT)
 
 
-def warmup(all_variants: bool = False, chain: bool = True, echo=None) -> list[tuple[str, float]]:
+#: the line ``warmup`` reports for the calibration kernel
+CALIBRATION_NAME = "Calibration kernel (gmmproxy calibrate)"
+
+
+def warm_calibration_kernel() -> None:
+    """Compile (or load) the batched kernel of ``gmmproxy calibrate`` (``_kernels/batched.py``).
+
+    One compiled function serves every calibration: its arguments are arrays
+    of fixed dtype and rank whatever the parameters, the population size or
+    the dimension of the components (checked by the tests against the calls
+    a calibration makes), so a tiny batch of two jobs compiles it.
+    """
+    from gmmproxy.bridge.calibration.batch import Geometry, simulate_batch
+
+    simulate_batch(Geometry(n_agents=4), 1, p_mirror=[0.0, 0.5], n_neighbors=2, sigma=0.3, rag_size=2,
+                   rounds_per_step=2, activation=0.5, seed=0)
+
+
+def warmup(all_variants: bool = False, chain: bool = True, calibration: bool | None = None,
+           echo=None) -> list[tuple[str, float]]:
     """Compile (or load from the cache) the kernel variants; returns (variant, seconds) pairs.
 
     Parameters
@@ -76,14 +95,20 @@ def warmup(all_variants: bool = False, chain: bool = True, echo=None) -> list[tu
     all_variants : bool
         Every variant (1-d banded, 1-d, d-dimensional densities x
         unrestricted, kNN, dense-graph and sparse-graph partners; Algorithm 2
-        with each partner kind; float32 records),
+        with each partner kind; float32 records; the calibration kernel),
         not only the defaults (the paper's 1-d set-up with and without kNN,
         and the Markov chain of ``gmmproxy theory montecarlo``).
     chain : bool
         Include the Markov-chain kernels (uniform and k-nearest senders).
+    calibration : bool, optional
+        Include the batched kernel of ``gmmproxy calibrate`` (its first
+        compile is the longest of all: about 40 s of CPU). Default: with
+        ``all_variants`` only.
     echo : callable, optional
         Called with one line per variant as it finishes.
     """
+    if calibration is None:
+        calibration = all_variants
     from gmmproxy.config import SimulationConfig
     from gmmproxy._simulate import simulate
 
@@ -108,4 +133,10 @@ def warmup(all_variants: bool = False, chain: bool = True, echo=None) -> list[tu
             done.append((name, time.perf_counter() - t0))
             if echo:
                 echo(f"{name}: {done[-1][1]:.1f} s")
+    if calibration:
+        t0 = time.perf_counter()
+        warm_calibration_kernel()
+        done.append((CALIBRATION_NAME, time.perf_counter() - t0))
+        if echo:
+            echo(f"{CALIBRATION_NAME}: {done[-1][1]:.1f} s")
     return done

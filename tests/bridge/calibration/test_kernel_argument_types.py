@@ -33,3 +33,27 @@ def test_scalars_arrays_and_read_only_inputs_give_the_same_kernel_types(monkeypa
     assert len(set(seen)) == 1, [str(t) for t in set(seen[0]) ^ set(seen[-1])]
     # and none of them is a read-only array type (what production calls compile)
     assert not any(getattr(t, "readonly", False) for t in seen[0])
+
+
+def test_warmup_compiles_the_types_a_calibration_uses(monkeypatch):
+    # `gmmproxy warmup --calibration` must compile the function a calibration then loads from the cache:
+    # the same argument types as the calls of simulate_silos, for the paper's geometry and for a
+    # components geometry in two dimensions
+    from gmmproxy._kernels.warmup import warm_calibration_kernel
+    from gmmproxy.bridge.calibration.model import Condition, ProxyModel
+    from gmmproxy.bridge.calibration.simulator import simulate_silos
+
+    seen = []
+    monkeypatch.setattr(batched, "run_jobs", lambda *args: seen.append(tuple(numba.typeof(a) for a in args)))
+    warm_calibration_kernel()
+    assert len(seen) == 1
+    components = Geometry(5, means=[[0.0, 0.0], [1.0, 0.5], [0.0, 2.0]],
+                          covariances=np.broadcast_to(np.eye(2) * 0.3, (3, 2, 2)),
+                          initial_weights=np.full((5, 3), 1 / 3))
+    model = ProxyModel()
+    theta = {name: 0.5 * (lo + hi) for name, (lo, hi) in model.priors.items()}
+    for geometry in (Geometry(6), components):
+        n = geometry.n_agents
+        simulate_silos(model, [theta], [Condition(0.3, 3, n, 4)], 2, geometry, 0)
+    assert len(seen) == 3
+    assert seen[1] == seen[0] and seen[2] == seen[0]
