@@ -18,7 +18,8 @@ Prints a markdown table. Measured on the machine it runs on:
   configurations of the issue table (Figure 2, kNN at n = 30 and 1000,
   unrestricted n = 1000, K = 300, Algorithm 2 at the Figure-10 set-up),
   side by side with the plain-NumPy reference engine where it runs in
-  reasonable time; best of several runs, CPU time (``time.process_time``);
+  reasonable time; best of several runs, CPU time of the thread
+  (``time.thread_time``: the CPU time of the calling thread, which runs a single replicate; ``time.process_time`` also counted OpenBLAS's worker threads, which spin on the other core for a while after a matrix product (a Figure-2 run measured 1.7 µs per update in process time right after a 200 x 200 product, 0.66 µs in thread time));
 * with ``--plot`` or ``--curves-only``: cost per update against n for the
   dense kNN (k = 10), unrestricted (k = n - 1) and sparse-graph paths, measured
   and drawn by ``bench_scale.py``'s functions (the one owner of that figure).
@@ -52,9 +53,9 @@ def per_update_numba(cfg, steps: int, repeats: int) -> float:
     gmmproxy.simulate(cfg, steps=2, seed=0, record="metrics")  # compile / load cache
     best = np.inf
     for s in range(repeats):
-        t0 = time.process_time()
+        t0 = time.thread_time()
         gmmproxy.simulate(cfg, steps=steps, seed=s, record="metrics")
-        best = min(best, time.process_time() - t0)
+        best = min(best, time.thread_time() - t0)
     return best / (steps * cfg.n_agents) * 1e6
 
 
