@@ -6,9 +6,11 @@
 The earlier package is exported with ``git archive`` into a temporary folder;
 both engines run the same configurations in fresh interpreters, alternating
 (old, new, old, new, ...) so that a busy machine slows both alike; each value
-is the best CPU time of the thread over all runs (``time.thread_time``: the CPU time of the calling thread, which runs a single replicate; ``time.process_time`` also counted OpenBLAS's worker threads, which spin on the other core for a while after a matrix product (a Figure-2 run measured 1.7 µs per update in process time right after a 200 x 200 product, 0.66 µs in thread time)), single thread,
-kernels warm. The cost per agent update is the marginal one (a run minus a
-one-round call, divided by the extra updates), so the fixed cost of a call
+is the best CPU time of the calling thread (``time.thread_time``) over all
+runs, single thread, kernels warm (``time.process_time`` would also count
+OpenBLAS's worker threads spinning after a matrix product). The cost per
+agent update is the marginal one (a run minus a one-round call, divided by
+the extra updates), so the fixed cost of a call
 (validation, allocation, seeding), reported in its own column, does not
 masquerade as per-update cost in short runs. Prints a markdown table.
 """

@@ -18,8 +18,12 @@ Prints a markdown table. Measured on the machine it runs on:
   configurations of the issue table (Figure 2, kNN at n = 30 and 1000,
   unrestricted n = 1000, K = 300, Algorithm 2 at the Figure-10 set-up),
   side by side with the plain-NumPy reference engine where it runs in
-  reasonable time; best of several runs, CPU time of the thread
-  (``time.thread_time``: the CPU time of the calling thread, which runs a single replicate; ``time.process_time`` also counted OpenBLAS's worker threads, which spin on the other core for a while after a matrix product (a Figure-2 run measured 1.7 µs per update in process time right after a 200 x 200 product, 0.66 µs in thread time));
+  reasonable time; best of several runs, CPU time of the calling thread
+  (``time.thread_time``; a single replicate runs on it). Not
+  ``time.process_time``: it also counts OpenBLAS's worker threads, which spin
+  on the other core for a while after a matrix product (a Figure-2 run right
+  after a 200 x 200 product: 1.7 µs per update in process time, 0.66 µs in
+  thread time);
 * with ``--plot`` or ``--curves-only``: cost per update against n for the
   dense kNN (k = 10), unrestricted (k = n - 1) and sparse-graph paths, measured
   and drawn by ``bench_scale.py``'s functions (the one owner of that figure).
